@@ -1,0 +1,68 @@
+"""The application factory: everything an instance needs, built from one Settings object."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from zoneinfo import ZoneInfo
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+
+from api.auth.guard import Authenticator
+from api.db.engine import build_engine
+from api.db.gateway import Database
+from api.db.migrate import ensure_current
+from api.domain.errors import DomainError
+from api.http.context import Services
+from api.http.middleware import DeclaredBodyLimitMiddleware, RequestIdMiddleware
+from api.http.problems import (
+    Problem,
+    handle_domain_error,
+    handle_http_exception,
+    handle_problem,
+    handle_unexpected,
+)
+from api.openapi import build_openapi
+from api.routes.table import all_operations
+from api.settings import Settings
+
+
+def create_app(settings: Settings) -> Starlette:
+    operations = all_operations()
+    engine = build_engine(settings)
+    db = Database(engine, settings.db_threads)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        ensure_current(engine)
+        try:
+            yield
+        finally:
+            db.close()
+
+    app = Starlette(
+        routes=[op.route() for op in operations],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(DeclaredBodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
+        ],
+        exception_handlers={
+            Problem: handle_problem,
+            DomainError: handle_domain_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+    )
+    app.state.services = Services(
+        settings=settings,
+        db=db,
+        auth=Authenticator(db, settings.auth_cache_seconds),
+        zone=ZoneInfo(settings.timezone),
+    )
+    app.state.openapi = json.dumps(build_openapi(operations), ensure_ascii=False).encode()
+    return app

@@ -1,0 +1,1 @@
+"""API keys: issuing them, and checking the key and scope of every request."""

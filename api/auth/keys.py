@@ -1,0 +1,80 @@
+"""Issuing and verifying API keys.
+
+A token is ``fichas_<prefix>_<secret>``: the prefix finds the row, the secret is checked against
+its SHA-256. A plain hash suffices (no bcrypt/argon2) because secrets are 256 random bits, not
+passwords: there is nothing to guess, and a slow hash would cost every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import Connection
+
+from api.data import chaves
+from api.data.common import Row
+from api.db.engine import WRITE
+
+ADMIN_KEY_FILE = "admin.key"
+SCOPES = ("read", "write", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    id: int
+    nome: str
+    escopos: frozenset[str]
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def split_token(token: str) -> tuple[str, str] | None:
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != "fichas" or not parts[1] or not parts[2]:
+        return None
+    return parts[1], parts[2]
+
+
+def issue(conn: Connection, nome: str, escopos: list[str]) -> tuple[Row, str]:
+    """Create a key; return its row and the token, which is never retrievable again."""
+    prefixo, secret = secrets.token_hex(4), secrets.token_urlsafe(32)
+    row = chaves.create(conn, nome=nome, prefixo=prefixo, hash_=_hash(secret), escopos=escopos)
+    return row, f"fichas_{prefixo}_{secret}"
+
+
+def verify(row: Row | None, secret: str) -> Principal | None:
+    if row is None or row["revogado_em"] is not None:
+        return None
+    if not hmac.compare_digest(row["hash"], _hash(secret)):
+        return None
+    return Principal(row["id"], row["nome"], frozenset(row["escopos"].split(",")))
+
+
+def ensure_admin_key(engine: Engine, data_dir: Path) -> Path | None:
+    """On a database with no active key, create an admin key and write it to a 0600 file.
+
+    Runs in one write transaction, so concurrent starters cannot both create one. Returns the
+    file written, or None when keys already existed.
+    """
+    with engine.execution_options(**{WRITE: True}).begin() as conn:
+        if chaves.count_active(conn):
+            return None
+        nome = "admin"
+        while chaves.by_name(conn, nome) is not None:  # an earlier admin key was revoked
+            nome = f"admin-{secrets.token_hex(2)}"
+        _, token = issue(conn, nome, list(SCOPES))
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path = data_dir / ADMIN_KEY_FILE
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(token + "\n")
+        path.chmod(0o600)  # O_CREAT's mode does not apply to a file that already existed
+        return path

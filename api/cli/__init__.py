@@ -1,0 +1,41 @@
+"""The ``fichas`` command: one module per verb, each adding its own sub-parser."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from api import __version__
+from api.cli import demo_data, keys, migrate, serve
+from api.db.engine import StorageError
+from api.settings import SettingsError
+
+VERBS = (serve, migrate, keys, demo_data)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fichas",
+        description="Fichas: production orders for small factories. "
+        "Settings come from FICHAS_* environment variables (see the README).",
+    )
+    parser.add_argument("--version", action="version", version=f"fichas {__version__}")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for verb in VERBS:
+        verb.register(verbs)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.run(args)
+    except (SettingsError, StorageError) as exc:
+        print(f"fichas: {exc}", file=sys.stderr)
+        return 2
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""``fichas serve``: run one API instance (Hypercorn on uvloop)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+from hypercorn.asyncio import serve as hypercorn_serve
+from hypercorn.config import Config
+
+from api.app import create_app
+from api.auth.keys import ensure_admin_key
+from api.cli.migrate import apply_migrations
+from api.db.engine import build_engine
+from api.db.migrate import ensure_current
+from api.settings import Settings, load_settings
+
+
+def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = verbs.add_parser("serve", help="run one API instance")
+    parser.add_argument("--listen", help="host:port (default: FICHAS_LISTEN or 127.0.0.1:8000)")
+    parser.add_argument(
+        "--migrate", action="store_true", help="apply pending migrations before serving"
+    )
+    parser.set_defaults(run=run)
+
+
+def announce_admin_key(settings: Settings) -> None:
+    """Create the first admin key on an empty database and show it, once."""
+    engine = build_engine(settings)
+    try:
+        ensure_current(engine)
+        path = ensure_admin_key(engine, settings.data_dir)
+    finally:
+        engine.dispose()
+    if path is not None:
+        token = path.read_text().strip()
+        print(f"created the first admin key (shown once, also saved in {path}):\n  {token}")
+
+
+async def _serve(settings: Settings) -> None:
+    config = Config()
+    config.bind = [settings.listen]
+    config.accesslog = None  # one access log, the application's, comes with observability
+    config.graceful_timeout = 10
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await hypercorn_serve(create_app(settings), config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides = {"listen": args.listen} if args.listen else {}
+    settings = load_settings(**overrides)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    if args.migrate:
+        print(apply_migrations(settings))
+    announce_admin_key(settings)
+    print(f"fichas serving on http://{settings.listen} (Ctrl+C to stop)", flush=True)
+    try:
+        import uvloop
+    except ImportError:  # Windows has no uvloop; asyncio's loop works, slower
+        asyncio.run(_serve(settings))
+    else:
+        uvloop.run(_serve(settings))
+    return 0

@@ -1,0 +1,46 @@
+"""Tipos de produção: queries and writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from api.data.common import Row, fetch_page, get_by_id, now, unique_or_conflict
+from api.db.tables import tipos_producao
+
+_DUPLICATE = "another tipo de produção already has this codigo"
+
+
+def get(conn: Connection, tipo_id: int, *, for_update: bool = False) -> Row:
+    return get_by_id(conn, tipos_producao, "tipo de produção", tipo_id, for_update=for_update)
+
+
+def page(
+    conn: Connection, *, after: int, limit: int, ativo: bool | None = None
+) -> tuple[list[Row], int | None]:
+    query = select(tipos_producao)
+    if ativo is not None:
+        query = query.where(tipos_producao.c.ativo == ativo)
+    return fetch_page(conn, query, tipos_producao, after, limit)
+
+
+def create(conn: Connection, values: dict[str, Any]) -> Row:
+    stamp = now()
+    with unique_or_conflict(tipos_producao.c.codigo, _DUPLICATE):
+        new_id = conn.execute(
+            insert(tipos_producao).returning(tipos_producao.c.id),
+            {**values, "criado_em": stamp, "atualizado_em": stamp},
+        ).scalar_one()
+    return get(conn, new_id)
+
+
+def update_(conn: Connection, tipo_id: int, changes: dict[str, Any]) -> Row:
+    with unique_or_conflict(tipos_producao.c.codigo, _DUPLICATE):
+        conn.execute(
+            update(tipos_producao)
+            .where(tipos_producao.c.id == tipo_id)
+            .values(**changes, atualizado_em=now())
+        )
+    return get(conn, tipo_id)

@@ -1,0 +1,1 @@
+"""Storage: tables, engines, the async gateway to them, and migrations."""

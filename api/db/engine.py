@@ -1,0 +1,77 @@
+"""Engines for SQLite (the embedded default) and PostgreSQL, built from Settings.
+
+SQLite is opened through ``pysqlite3``, which bundles a current SQLite: several processes write
+one file, and SQLite before 3.51.3 can corrupt a WAL database in that case.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+
+from api.settings import Settings
+
+MIN_SQLITE = (3, 51, 3)
+
+# Execution option that makes a transaction take SQLite's write lock at BEGIN, so two writers
+# queue on the busy timeout instead of deadlocking when a reader upgrades to a writer.
+WRITE = "fichas_write"
+
+
+class StorageError(Exception):
+    """The database cannot be used as configured; the message says how to fix it."""
+
+
+def sqlite_module() -> ModuleType:
+    import pysqlite3.dbapi2 as sqlite
+
+    if sqlite.sqlite_version_info < MIN_SQLITE:
+        raise StorageError(
+            f"SQLite {sqlite.sqlite_version} is too old: several processes writing one WAL "
+            f"database need {'.'.join(map(str, MIN_SQLITE))} or newer. Reinstall the bundled "
+            "driver with `uv sync --reinstall-package pysqlite3`."
+        )
+    module: ModuleType = sqlite
+    return module
+
+
+def build_engine(settings: Settings) -> Engine:
+    url = settings.resolved_database_url
+    pool_size = settings.db_threads
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url, settings, pool_size)
+    return create_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: str, settings: Settings, pool_size: int) -> Engine:
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        module=sqlite_module(),
+        pool_size=pool_size,
+        max_overflow=0,
+        connect_args={"check_same_thread": False, "timeout": settings.db_busy_timeout_ms / 1000},
+    )
+    busy_ms = settings.db_busy_timeout_ms
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Leave transaction control to us (the driver's implicit BEGIN is always DEFERRED).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine

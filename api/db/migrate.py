@@ -1,0 +1,52 @@
+"""Schema migrations (Alembic), applied by ``fichas migrate`` and checked at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from api.db.engine import StorageError
+
+_SCRIPTS = Path(__file__).with_name("migrations")
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_SCRIPTS))
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Bring the schema to the newest revision; return (before, after)."""
+    before = current_revision(engine)
+    config = _config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    return before, head_revision()
+
+
+def ensure_current(engine: Engine) -> None:
+    """Refuse to serve a database whose schema is not the one this code was written for."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise StorageError(
+            f"database schema is at revision {current or 'none (empty database)'}, "
+            f"this version needs {head}: run `fichas migrate` first"
+        )

@@ -1,0 +1,29 @@
+"""What can go wrong in the domain, independent of HTTP (``api.http.problems`` maps these)."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    pass
+
+
+class NotFound(DomainError):
+    def __init__(self, what: str, ident: object) -> None:
+        super().__init__(f"{what} {ident} does not exist")
+
+
+class Conflict(DomainError):
+    """The request contradicts the current state (duplicate, invalid transition, in use)."""
+
+
+class Invalid(DomainError):
+    """A field is well-formed but not acceptable (e.g. it names a cliente that does not exist)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class PreconditionFailed(DomainError):
+    """If-Match named a version that is no longer current."""

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every route: problems, bodies, pagination, ETags, middleware."""

@@ -1,0 +1,85 @@
+"""Idempotent POSTs: a POST retried with the same Idempotency-Key is answered, not redone.
+
+The stored response is written in the same transaction as the resource, so either both exist or
+neither does. Keys are scoped to the API key that sent them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from pydantic import BaseModel
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+from starlette.responses import Response
+
+from api.data import idempotency
+from api.data.idempotency import StoredResponse
+from api.http.context import Call
+from api.http.problems import Problem
+from api.http.representation import json_response
+
+HEADER = "Idempotency-Key"
+
+# What a POST's transaction returns: the JSON body, and the new resource's path if it made one.
+Outcome = tuple[bytes, str | None]
+
+
+def _checked_key(raw: str) -> str:
+    if not 1 <= len(raw) <= 255 or not raw.isascii() or not raw.isprintable():
+        raise Problem(
+            400,
+            "bad-idempotency-key",
+            "Invalid Idempotency-Key",
+            "Idempotency-Key must be 1 to 255 printable ASCII characters",
+        )
+    return raw
+
+
+async def post(
+    call: Call, payload: BaseModel, make: Callable[[Connection], Outcome], status: int = 201
+) -> Response:
+    """Run ``make`` in a write transaction, once per Idempotency-Key when the client sent one."""
+    raw_key = call.request.headers.get(HEADER)
+    if raw_key is None:
+        body, location = await call.db.write(make)
+        return _answer(call, StoredResponse("", status, body, location), replayed=False)
+
+    key = _checked_key(raw_key)
+    request = f"{call.request.method} {call.request.url.path} {payload.model_dump_json()}"
+    fingerprint = hashlib.sha256(request.encode()).hexdigest()
+    principal_id = call.principal.id
+
+    def transaction(conn: Connection) -> tuple[StoredResponse, bool]:
+        stored = idempotency.find(conn, principal_id, key)
+        if stored is not None:
+            if stored.fingerprint != fingerprint:
+                raise Problem(
+                    422,
+                    "idempotency-key-reused",
+                    "Idempotency-Key reused",
+                    "this Idempotency-Key was already used for a different request",
+                )
+            return stored, True
+        body, location = make(conn)
+        response = StoredResponse(fingerprint, status, body, location)
+        idempotency.store(conn, principal_id, key, response)
+        return response, False
+
+    try:
+        response, replayed = await call.db.write(transaction)
+    except IntegrityError as exc:
+        # PostgreSQL: a concurrent twin committed the key first; this run rolled back whole,
+        # and running again finds and replays the twin's response.
+        if "idempotency_keys" not in str(exc.orig):
+            raise
+        response, replayed = await call.db.write(transaction)
+    return _answer(call, response, replayed=replayed)
+
+
+def _answer(call: Call, stored: StoredResponse, *, replayed: bool) -> Response:
+    headers = {"Location": stored.location} if stored.location else {}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(call.request, stored.body, stored.status, headers)

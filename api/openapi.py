@@ -1,0 +1,173 @@
+"""The OpenAPI 3.1 document, built from the operation table and the pydantic schemas."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from api import __version__
+from api.routes.operation import Operation
+from api.schemas.common import ProblemBody
+
+_REF = "#/components/schemas/{model}"
+
+# Problems every operation of a kind can answer, beyond the ones it declares.
+_STATUS_TEXT = {
+    400: "Malformed request (bad JSON, bad Idempotency-Key)",
+    401: "Missing, unknown or revoked API key",
+    403: "The key lacks the scope this operation needs",
+    404: "No such resource",
+    409: "Conflicts with the current state",
+    412: "If-Match does not match the current ETag",
+    413: "Request body larger than the limit",
+    415: "Body is not application/json",
+    422: "Validation failed; `errors` lists each field",
+    500: "Unexpected server error; quote `request_id`",
+    503: "Temporarily unavailable; retry after `Retry-After` seconds",
+}
+
+
+class _Schemas:
+    """Collects component schemas; returns inline schemas that reference them."""
+
+    def __init__(self) -> None:
+        self.components: dict[str, Any] = {}
+
+    def of(self, shape: Any, mode: str) -> dict[str, Any]:
+        schema: dict[str, Any] = TypeAdapter(shape).json_schema(ref_template=_REF, mode=mode)  # type: ignore[arg-type]
+        self.components.update(schema.pop("$defs", {}))
+        return schema
+
+
+def _path(template: str) -> str:
+    return re.sub(r"\{(\w+):\w+\}", r"{\1}", template)
+
+
+def _parameters(op: Operation, schemas: _Schemas) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = []
+    for name in re.findall(r"\{(\w+)(?::\w+)?\}", op.path):
+        params.append(
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+            }
+        )
+    if op.query is not None:
+        query_schema = schemas.of(op.query, "validation")
+        required = set(query_schema.get("required", []))
+        for name, prop in query_schema["properties"].items():
+            description = prop.pop("description", None)
+            param = {"name": name, "in": "query", "required": name in required, "schema": prop}
+            if description:
+                param["description"] = description
+            params.append(param)
+    if op.conditional:
+        params.append(
+            {
+                "name": "If-Match",
+                "in": "header",
+                "required": False,
+                "description": "ETag of the representation you read; 412 if it changed since.",
+                "schema": {"type": "string"},
+            }
+        )
+    if op.idempotent:
+        params.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "Retry-safe key: the same key and body replay the first response.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            }
+        )
+    return params
+
+
+def _error_statuses(op: Operation) -> list[int]:
+    statuses = set(op.errors) | {500}
+    if op.scope is not None:
+        statuses |= {401, 403}
+    if "{" in op.path:
+        statuses.add(404)
+    if op.query is not None or op.body is not None:
+        statuses.add(422)
+    if op.body is not None:
+        statuses |= {400, 413, 415}
+    if op.conditional:
+        statuses.add(412)
+    if op.idempotent:
+        statuses |= {400, 422}
+    return sorted(statuses)
+
+
+def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:
+    success: dict[str, Any] = {"description": op.summary}
+    if op.status != 204:
+        if op.response is not None:
+            success["content"] = {
+                op.media_type: {"schema": schemas.of(op.response, "serialization")}
+            }
+        else:
+            success["content"] = {
+                op.media_type: {
+                    "schema": {"type": "string"} if op.media_type.startswith("text/") else {}
+                }
+            }
+    if op.method == "GET" and op.media_type == "application/json":
+        success["headers"] = {"ETag": {"schema": {"type": "string"}}}
+    responses: dict[str, Any] = {str(op.status): success}
+    for status in _error_statuses(op):
+        responses[str(status)] = {"$ref": f"#/components/responses/Problem{status}"}
+    document: dict[str, Any] = {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "tags": [op.tag],
+        "parameters": _parameters(op, schemas),
+        "responses": responses,
+        "security": [{"apiKey": []}] if op.scope else [],
+    }
+    if op.scope:
+        document["description"] = f"Needs the `{op.scope}` scope."
+    if op.body is not None:
+        document["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": schemas.of(op.body, "validation")}},
+        }
+    return document
+
+
+def build_openapi(operations: list[Operation]) -> dict[str, Any]:
+    schemas = _Schemas()
+    paths: dict[str, dict[str, Any]] = {}
+    for op in operations:
+        paths.setdefault(_path(op.path), {})[op.method.lower()] = _operation(op, schemas)
+    problem_schema = schemas.of(ProblemBody, "serialization")
+    schemas.components["Problem"] = problem_schema
+    problem_ref = {"$ref": _REF.format(model="Problem")}
+    responses = {
+        f"Problem{status}": {
+            "description": text,
+            "content": {"application/problem+json": {"schema": problem_ref}},
+        }
+        for status, text in _STATUS_TEXT.items()
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Fichas",
+            "version": __version__,
+            "description": "Production orders (pedidos) for small factories, as the shop-floor "
+            "PCs use them. Errors are RFC 9457 problem+json; lists use cursor pagination.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas.components,
+            "responses": responses,
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+        },
+    }

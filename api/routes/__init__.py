@@ -1,0 +1,1 @@
+"""One module per resource, each exporting ``OPERATIONS``; ``api.routes.table`` wires them."""

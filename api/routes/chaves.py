@@ -1,0 +1,76 @@
+"""/chaves: API keys, managed by admins (the same as ``fichas keys``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Connection
+from starlette.responses import Response
+
+from api.auth.keys import issue
+from api.data import chaves
+from api.data.common import Row
+from api.http import idempotency
+from api.http.body import read_json, read_query
+from api.http.context import Call
+from api.http.pagination import decode_cursor, encode_cursor
+from api.http.representation import Encoder, json_response
+from api.routes.operation import Operation
+from api.schemas.chaves import Chave, ChaveCriada, ChaveIn
+from api.schemas.common import Page, PageQuery
+
+_encode_one = Encoder(Chave)
+_encode_created = Encoder(ChaveCriada)
+_encode_page = Encoder(Page[Chave])
+
+
+def view(row: Row) -> dict[str, Any]:
+    """Never the hash: only what identifies the key."""
+    return {
+        "id": row["id"],
+        "nome": row["nome"],
+        "prefixo": row["prefixo"],
+        "escopos": row["escopos"].split(","),
+        "criado_em": row["criado_em"],
+        "revogado_em": row["revogado_em"],
+    }
+
+
+async def list_chaves(call: Call) -> Response:
+    query = read_query(call.request, PageQuery)
+    rows, last = await call.db.read(
+        chaves.page,
+        after=decode_cursor(query.cursor),
+        limit=query.limit or call.services.settings.page_size,
+    )
+    page = {"items": [view(r) for r in rows], "next_cursor": encode_cursor(last)}
+    return json_response(call.request, _encode_page(page))
+
+
+async def create_chave(call: Call) -> Response:
+    payload = await read_json(call.request, ChaveIn)
+
+    def make(conn: Connection) -> idempotency.Outcome:
+        row, token = issue(conn, payload.nome, sorted(set(payload.escopos)))
+        return _encode_created({**view(row), "token": token}), f"/chaves/{row['id']}"
+
+    response = await idempotency.post(call, payload, make)
+    response.headers["Cache-Control"] = "no-store"  # the token is a secret
+    return response
+
+
+async def revoke_chave(call: Call) -> Response:
+    row = await call.db.write(chaves.revoke, call.path_id())
+    return json_response(call.request, _encode_one(view(row)))
+
+
+TAG = "chaves"
+OPERATIONS = [
+    Operation("GET", "/chaves", list_chaves, "List API keys", TAG, "admin",
+              query=PageQuery, response=Page[Chave]),
+    Operation("POST", "/chaves", create_chave, "Create an API key (its token is shown once)",
+              TAG, "admin", body=ChaveIn, response=ChaveCriada, status=201, errors=(409,),
+              idempotent=True),
+    Operation("DELETE", "/chaves/{id:int}", revoke_chave, "Revoke an API key", TAG, "admin",
+              response=Chave, errors=(409,)),
+]  # fmt: skip

@@ -1,0 +1,87 @@
+"""/clientes: the factory's customers."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Connection
+from starlette.responses import Response
+
+from api.data import clientes
+from api.data.common import Row
+from api.http import idempotency
+from api.http.body import read_json, read_query
+from api.http.context import Call
+from api.http.pagination import decode_cursor, encode_cursor
+from api.http.representation import Encoder, json_response, require_match
+from api.routes.operation import Operation
+from api.schemas.clientes import Cliente, ClienteIn, ClientePatch, ClienteQuery
+from api.schemas.common import Page
+
+encode_one = Encoder(Cliente)
+encode_page = Encoder(Page[Cliente])
+
+
+async def list_clientes(call: Call) -> Response:
+    query = read_query(call.request, ClienteQuery)
+    rows, last = await call.db.read(
+        clientes.page,
+        after=decode_cursor(query.cursor),
+        limit=query.limit or call.services.settings.page_size,
+        q=query.q,
+        cidade=query.cidade,
+    )
+    return json_response(
+        call.request, encode_page({"items": rows, "next_cursor": encode_cursor(last)})
+    )
+
+
+async def create_cliente(call: Call) -> Response:
+    payload = await read_json(call.request, ClienteIn)
+
+    def make(conn: Connection) -> idempotency.Outcome:
+        row = clientes.create(conn, payload.model_dump())
+        return encode_one(row), f"/clientes/{row['id']}"
+
+    return await idempotency.post(call, payload, make)
+
+
+async def get_cliente(call: Call) -> Response:
+    row = await call.db.read(clientes.get, call.path_id())
+    return json_response(call.request, encode_one(row))
+
+
+async def update_cliente(call: Call) -> Response:
+    payload = await read_json(call.request, ClientePatch)
+    cliente_id, if_match = call.path_id(), call.request.headers.get("if-match")
+
+    def transaction(conn: Connection) -> Row:
+        require_match(if_match, encode_one(clientes.get(conn, cliente_id, for_update=True)))
+        return clientes.update_(conn, cliente_id, payload.changes())
+
+    return json_response(call.request, encode_one(await call.db.write(transaction)))
+
+
+async def delete_cliente(call: Call) -> Response:
+    cliente_id, if_match = call.path_id(), call.request.headers.get("if-match")
+
+    def transaction(conn: Connection) -> None:
+        require_match(if_match, encode_one(clientes.get(conn, cliente_id, for_update=True)))
+        clientes.delete_(conn, cliente_id)
+
+    await call.db.write(transaction)
+    return Response(status_code=204)
+
+
+TAG = "clientes"
+OPERATIONS = [
+    Operation("GET", "/clientes", list_clientes, "List and search clientes", TAG, "read",
+              query=ClienteQuery, response=Page[Cliente]),
+    Operation("POST", "/clientes", create_cliente, "Register a cliente", TAG, "write",
+              body=ClienteIn, response=Cliente, status=201, errors=(409,), idempotent=True),
+    Operation("GET", "/clientes/{id:int}", get_cliente, "Read a cliente", TAG, "read",
+              response=Cliente),
+    Operation("PATCH", "/clientes/{id:int}", update_cliente, "Change a cliente", TAG, "write",
+              body=ClientePatch, response=Cliente, errors=(409,), conditional=True),
+    Operation("DELETE", "/clientes/{id:int}", delete_cliente,
+              "Delete a cliente that has no pedidos", TAG, "write",
+              status=204, errors=(409,), conditional=True),
+]  # fmt: skip

@@ -1,0 +1,163 @@
+"""/pedidos: production orders, their workflow, history and printable ficha."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy.engine import Connection
+from starlette.responses import HTMLResponse, Response
+
+from api.data import clientes, pedidos, tipos
+from api.data.common import Row
+from api.domain.workflow import FINAL, Status
+from api.http import idempotency
+from api.http.body import read_json, read_query
+from api.http.context import Call
+from api.http.pagination import decode_cursor, encode_cursor
+from api.http.representation import Encoder, json_response, require_match
+from api.routes.ficha import render_ficha
+from api.routes.operation import Operation
+from api.schemas.common import Page, PageQuery
+from api.schemas.pedidos import (
+    Evento,
+    Pedido,
+    PedidoIn,
+    PedidoPatch,
+    PedidoQuery,
+    StatusIn,
+)
+
+_encode_one = Encoder(Pedido)
+_encode_page = Encoder(Page[Pedido])
+_encode_eventos = Encoder(Page[Evento])
+
+
+def view(row: Row, today: date) -> dict[str, Any]:
+    """The API's picture of a pedido: the row plus what is derived from it."""
+    return {
+        **row,
+        "valor_total": row["quantidade"] * row["valor_unitario"],
+        "atrasado": row["prazo"] < today and Status(row["status"]) not in FINAL,
+    }
+
+
+async def list_pedidos(call: Call) -> Response:
+    query = read_query(call.request, PedidoQuery)
+    today = call.services.today()
+    rows, last = await call.db.read(
+        pedidos.page,
+        after=decode_cursor(query.cursor),
+        limit=query.limit or call.services.settings.page_size,
+        today=today,
+        **query.model_dump(exclude={"cursor", "limit"}),
+    )
+    items = [view(row, today) for row in rows]
+    return json_response(
+        call.request, _encode_page({"items": items, "next_cursor": encode_cursor(last)})
+    )
+
+
+async def create_pedido(call: Call) -> Response:
+    payload = await read_json(call.request, PedidoIn)
+    today, by = call.services.today(), call.principal.nome
+
+    def make(conn: Connection) -> idempotency.Outcome:
+        row = pedidos.create(conn, payload.model_dump(), by=by, today=today)
+        return _encode_one(view(row, today)), f"/pedidos/{row['id']}"
+
+    return await idempotency.post(call, payload, make)
+
+
+async def get_pedido(call: Call) -> Response:
+    row = await call.db.read(pedidos.get, call.path_id())
+    return json_response(call.request, _encode_one(view(row, call.services.today())))
+
+
+def _conditional(call: Call, change: Any) -> Any:
+    """A write transaction that enforces If-Match, then applies ``change(conn, id)``."""
+    pedido_id, if_match, today = (
+        call.path_id(),
+        call.request.headers.get("if-match"),
+        call.services.today(),
+    )
+
+    def transaction(conn: Connection) -> bytes:
+        require_match(
+            if_match, _encode_one(view(pedidos.get(conn, pedido_id, for_update=True), today))
+        )
+        return _encode_one(view(change(conn, pedido_id), today))
+
+    return transaction
+
+
+async def update_pedido(call: Call) -> Response:
+    changes = (await read_json(call.request, PedidoPatch)).changes()
+    body = await call.db.write(
+        _conditional(call, lambda conn, pid: pedidos.update_(conn, pid, changes))
+    )
+    return json_response(call.request, body)
+
+
+async def change_status(call: Call) -> Response:
+    payload = await read_json(call.request, StatusIn)
+    by = call.principal.nome
+
+    def change(conn: Connection, pedido_id: int) -> Row:
+        return pedidos.change_status(conn, pedido_id, payload.status, by=by, nota=payload.nota)
+
+    transaction = _conditional(call, change)
+    return await idempotency.post(call, payload, lambda conn: (transaction(conn), None), status=200)
+
+
+async def list_eventos(call: Call) -> Response:
+    query = read_query(call.request, PageQuery)
+    rows, last = await call.db.read(
+        pedidos.eventos_page,
+        call.path_id(),
+        after=decode_cursor(query.cursor),
+        limit=query.limit or call.services.settings.page_size,
+    )
+    return json_response(
+        call.request, _encode_eventos({"items": rows, "next_cursor": encode_cursor(last)})
+    )
+
+
+async def get_ficha(call: Call) -> Response:
+    pedido_id = call.path_id()
+
+    def gather(conn: Connection) -> tuple[Row, Row, Row, list[Row]]:
+        pedido = pedidos.get(conn, pedido_id)
+        eventos, _ = pedidos.eventos_page(conn, pedido_id, after=0, limit=100)
+        return (
+            pedido,
+            clientes.get(conn, pedido["cliente_id"]),
+            tipos.get(conn, pedido["tipo_id"]),
+            eventos,
+        )
+
+    pedido, cliente, tipo, eventos = await call.db.read(gather)
+    html = render_ficha(view(pedido, call.services.today()), cliente, tipo, eventos)
+    return HTMLResponse(html)
+
+
+TAG = "pedidos"
+OPERATIONS = [
+    Operation("GET", "/pedidos", list_pedidos, "List and filter pedidos", TAG, "read",
+              query=PedidoQuery, response=Page[Pedido]),
+    Operation("POST", "/pedidos", create_pedido, "Open a pedido", TAG, "write",
+              body=PedidoIn, response=Pedido, status=201, idempotent=True),
+    Operation("GET", "/pedidos/{id:int}", get_pedido, "Read a pedido", TAG, "read",
+              response=Pedido),
+    Operation("PATCH", "/pedidos/{id:int}", update_pedido,
+              "Change a pedido that is not delivered or cancelled", TAG, "write",
+              body=PedidoPatch, response=Pedido, errors=(409,), conditional=True),
+    Operation("POST", "/pedidos/{id:int}/status", change_status,
+              "Move a pedido along its workflow", TAG, "write",
+              body=StatusIn, response=Pedido, errors=(409,), conditional=True, idempotent=True),
+    Operation("GET", "/pedidos/{id:int}/eventos", list_eventos,
+              "The pedido's history of status changes", TAG, "read",
+              query=PageQuery, response=Page[Evento]),
+    Operation("GET", "/pedidos/{id:int}/ficha", get_ficha,
+              "The printable production card (HTML)", TAG, "read", media_type="text/html"),
+]  # fmt: skip

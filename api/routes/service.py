@@ -1,0 +1,59 @@
+"""Service endpoints: what this is, is it alive, is it ready, and its contract."""
+
+from __future__ import annotations
+
+from starlette.responses import JSONResponse, Response
+from typing_extensions import TypedDict
+
+from api import __version__
+from api.http.context import Call
+from api.http.problems import Problem
+from api.routes.operation import Operation
+
+
+class Info(TypedDict):
+    name: str
+    version: str
+    docs: str
+
+
+class Health(TypedDict):
+    status: str
+
+
+async def root(call: Call) -> Response:
+    return JSONResponse({"name": "fichas", "version": __version__, "docs": "/openapi.json"})
+
+
+async def health(call: Call) -> Response:
+    # Liveness only: touching the database here would restart healthy instances during a DB blip.
+    return JSONResponse({"status": "ok"})
+
+
+async def ready(call: Call) -> Response:
+    try:
+        await call.db.ping()
+    except Exception as exc:
+        raise Problem(
+            503,
+            "not-ready",
+            "Not ready",
+            f"the database does not answer: {type(exc).__name__}",
+            headers={"Retry-After": "1"},
+        ) from exc
+    return JSONResponse({"status": "ok"})
+
+
+async def openapi(call: Call) -> Response:
+    document: bytes = call.request.app.state.openapi
+    return Response(document, media_type="application/json")
+
+
+TAG = "service"
+OPERATIONS = [
+    Operation("GET", "/", root, "What this service is", TAG, response=Info),
+    Operation("GET", "/health", health, "Liveness: the process answers", TAG, response=Health),
+    Operation("GET", "/ready", ready, "Readiness: the database answers", TAG, response=Health,
+              errors=(503,)),
+    Operation("GET", "/openapi.json", openapi, "This OpenAPI 3.1 document", TAG),
+]  # fmt: skip

@@ -1,0 +1,72 @@
+"""/producoes/tipos: the kinds of production work."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Connection
+from starlette.responses import Response
+
+from api.data import tipos
+from api.data.common import Row
+from api.http import idempotency
+from api.http.body import read_json, read_query
+from api.http.context import Call
+from api.http.pagination import decode_cursor, encode_cursor
+from api.http.representation import Encoder, json_response, require_match
+from api.routes.operation import Operation
+from api.schemas.common import Page
+from api.schemas.tipos import Tipo, TipoIn, TipoPatch, TipoQuery
+
+encode_one = Encoder(Tipo)
+encode_page = Encoder(Page[Tipo])
+
+
+async def list_tipos(call: Call) -> Response:
+    query = read_query(call.request, TipoQuery)
+    rows, last = await call.db.read(
+        tipos.page,
+        after=decode_cursor(query.cursor),
+        limit=query.limit or call.services.settings.page_size,
+        ativo=query.ativo,
+    )
+    return json_response(
+        call.request, encode_page({"items": rows, "next_cursor": encode_cursor(last)})
+    )
+
+
+async def create_tipo(call: Call) -> Response:
+    payload = await read_json(call.request, TipoIn)
+
+    def make(conn: Connection) -> idempotency.Outcome:
+        row = tipos.create(conn, payload.model_dump())
+        return encode_one(row), f"/producoes/tipos/{row['id']}"
+
+    return await idempotency.post(call, payload, make)
+
+
+async def get_tipo(call: Call) -> Response:
+    return json_response(call.request, encode_one(await call.db.read(tipos.get, call.path_id())))
+
+
+async def update_tipo(call: Call) -> Response:
+    payload = await read_json(call.request, TipoPatch)
+    tipo_id, if_match = call.path_id(), call.request.headers.get("if-match")
+
+    def transaction(conn: Connection) -> Row:
+        require_match(if_match, encode_one(tipos.get(conn, tipo_id, for_update=True)))
+        return tipos.update_(conn, tipo_id, payload.changes())
+
+    return json_response(call.request, encode_one(await call.db.write(transaction)))
+
+
+TAG = "producoes"
+OPERATIONS = [
+    Operation("GET", "/producoes/tipos", list_tipos, "List tipos de produção", TAG, "read",
+              query=TipoQuery, response=Page[Tipo]),
+    Operation("POST", "/producoes/tipos", create_tipo, "Create a tipo de produção", TAG, "write",
+              body=TipoIn, response=Tipo, status=201, errors=(409,), idempotent=True),
+    Operation("GET", "/producoes/tipos/{id:int}", get_tipo, "Read a tipo de produção", TAG,
+              "read", response=Tipo),
+    Operation("PATCH", "/producoes/tipos/{id:int}", update_tipo,
+              "Change (or deactivate) a tipo de produção", TAG, "write",
+              body=TipoPatch, response=Tipo, errors=(409,), conditional=True),
+]  # fmt: skip

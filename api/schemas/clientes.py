@@ -1,0 +1,68 @@
+"""Clientes: the factory's customers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+from typing_extensions import TypedDict
+
+from api.domain.documento import normalize_documento
+from api.schemas.common import Input, PageQuery, text
+
+UF = Literal[
+    "AC", "AL", "AP", "AM", "BA", "CE", "DF", "ES", "GO", "MA", "MT", "MS", "MG", "PA",
+    "PB", "PR", "PE", "PI", "RJ", "RN", "RS", "RO", "RR", "SC", "SP", "SE", "TO",
+]  # fmt: skip
+
+Nome = Annotated[str, text(200, min_length=1)]
+Documento = Annotated[
+    str,
+    AfterValidator(normalize_documento),
+    Field(max_length=18, description="CPF or CNPJ, with or without punctuation; stored as digits."),
+]
+Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Telefone = Annotated[str, Field(max_length=30, pattern=r"^[0-9+() .-]{8,30}$")]
+Cidade = Annotated[str, text(100, min_length=1)]
+Observacoes = Annotated[str, text(2000)]
+
+
+class ClienteIn(Input):
+    nome: Nome
+    documento: Documento | None = None
+    email: Email | None = None
+    telefone: Telefone | None = None
+    cidade: Cidade | None = None
+    uf: UF | None = None
+    observacoes: Observacoes | None = None
+
+
+class ClientePatch(Input):
+    not_nullable = frozenset({"nome"})
+
+    nome: Nome | None = None
+    documento: Documento | None = None
+    email: Email | None = None
+    telefone: Telefone | None = None
+    cidade: Cidade | None = None
+    uf: UF | None = None
+    observacoes: Observacoes | None = None
+
+
+class ClienteQuery(PageQuery):
+    q: str | None = Field(None, max_length=100, description="Text in nome, documento or email.")
+    cidade: str | None = Field(None, max_length=100)
+
+
+class Cliente(TypedDict):
+    id: int
+    nome: str
+    documento: str | None
+    email: str | None
+    telefone: str | None
+    cidade: str | None
+    uf: str | None
+    observacoes: str | None
+    criado_em: datetime
+    atualizado_em: datetime

@@ -1,0 +1,74 @@
+"""Shapes shared by every resource: pages, problems, string and id constraints."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Generic, Self, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
+from typing_extensions import TypedDict
+
+T = TypeVar("T")
+
+Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Limit = Annotated[int, Field(ge=1, le=200, description="Page size (1-200).")]
+
+
+def text(max_length: int, min_length: int = 0) -> StringConstraints:
+    """A stripped string of bounded length."""
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
+
+
+class Input(BaseModel):
+    """Base of every request body and query: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Fields that a PATCH may leave out but must not set to null.
+    not_nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _reject_explicit_nulls(self) -> Self:
+        for name in self.not_nullable & self.model_fields_set:
+            if getattr(self, name) is None:
+                raise PydanticCustomError("not_nullable", f"{name} may be changed but not removed")
+        return self
+
+    def changes(self) -> dict[str, object]:
+        """The fields the client sent, for a partial update."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class Query(BaseModel):
+    """Base of every query string: unknown parameters are ignored (clients add cache-busters)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class PageQuery(Query):
+    limit: Limit | None = None
+    cursor: str | None = Field(
+        None, max_length=100, description="`next_cursor` of the previous page."
+    )
+
+
+class Page(TypedDict, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+class FieldError(TypedDict):
+    field: str
+    message: str
+
+
+class ProblemBody(TypedDict, total=False):
+    """RFC 9457 problem details, as every 4xx/5xx answer carries them."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    request_id: str
+    errors: list[FieldError]

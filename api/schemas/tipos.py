@@ -1,0 +1,48 @@
+"""Tipos de produção: the kinds of work the factory does (bordado, serigrafia, …)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field
+from typing_extensions import TypedDict
+
+from api.schemas.common import Input, PageQuery, text
+
+Codigo = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+NomeTipo = Annotated[str, text(100, min_length=1)]
+PrazoDias = Annotated[int, Field(ge=0, le=365)]
+
+
+class TipoIn(Input):
+    codigo: Codigo
+    nome: NomeTipo
+    descricao: Annotated[str, text(2000)] | None = None
+    prazo_padrao_dias: PrazoDias = 7
+    ativo: bool = True
+
+
+class TipoPatch(Input):
+    not_nullable = frozenset({"codigo", "nome", "prazo_padrao_dias", "ativo"})
+
+    codigo: Codigo | None = None
+    nome: NomeTipo | None = None
+    descricao: Annotated[str, text(2000)] | None = None
+    prazo_padrao_dias: PrazoDias | None = None
+    ativo: bool | None = None
+
+
+class TipoQuery(PageQuery):
+    ativo: bool | None = None
+
+
+class Tipo(TypedDict):
+    id: int
+    codigo: str
+    nome: str
+    descricao: str | None
+    prazo_padrao_dias: int
+    ativo: bool
+    criado_em: datetime
+    atualizado_em: datetime

@@ -1,0 +1,91 @@
+"""Every knob of an API instance, read once from ``FICHAS_*`` environment variables.
+
+Settings are validated when read, so a bad value stops the process at start-up with a message
+naming the variable, instead of failing on the first request that needs it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+class SettingsError(Exception):
+    """Raised with a readable, multi-line explanation of every bad ``FICHAS_*`` value."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FICHAS_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(Path("data"), description="Folder for the SQLite file and key files.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; default: SQLite at <data_dir>/fichas.db. "
+        "PostgreSQL: postgresql+psycopg://user@host/db",
+    )
+    listen: str = Field("127.0.0.1:8000", description="host:port an instance binds to.")
+    log_level: LogLevel = "info"
+    db_threads: int = Field(4, ge=1, le=64, description="Threads that run database calls.")
+    db_busy_timeout_ms: int = Field(5000, ge=0, le=60_000)
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    auth_cache_seconds: float = Field(
+        5.0, ge=0, description="How long a verified key is trusted before it is looked up again."
+    )
+    timezone: str = Field(
+        "America/Sao_Paulo", description="The factory's time zone: due dates are its local days."
+    )
+    page_size: int = Field(50, ge=1, le=200, description="Default page size of list endpoints.")
+
+    @field_validator("listen")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be host:port, e.g. 127.0.0.1:8000")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'fichas.db'}"
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (plus explicit overrides); raise SettingsError listing every problem."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = [
+            f"  FICHAS_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise SettingsError("invalid settings:\n" + "\n".join(lines)) from None

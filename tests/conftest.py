@@ -1,0 +1,97 @@
+"""Fixtures: every API test runs once on SQLite and once on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from starlette.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from tests.support import make_token, migrated_engine, postgres_reachable, throwaway_postgres, wipe
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_postgres() -> None:
+    """Skip where no PostgreSQL answers, with the reason; in CI that is a failure instead."""
+    reason = postgres_reachable()
+    if reason is not None:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    require_postgres()
+    with throwaway_postgres(f"fichas_test_{uuid.uuid4().hex[:8]}") as url:
+        yield url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Settings, Engine]]:
+    """A migrated database of each kind, shared by the session and wiped per test."""
+    data_dir = tmp_path_factory.mktemp(request.param)
+    if request.param == "sqlite":
+        settings = Settings(data_dir=data_dir, auth_cache_seconds=0)
+    else:
+        url = request.getfixturevalue("postgres_url")
+        settings = Settings(data_dir=data_dir, database_url=url, auth_cache_seconds=0)
+    engine = migrated_engine(settings)
+    yield settings, engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(backend: tuple[Settings, Engine]) -> Settings:
+    return backend[0]
+
+
+@pytest.fixture
+def engine(backend: tuple[Settings, Engine]) -> Engine:
+    wipe(backend[1])
+    return backend[1]
+
+
+@pytest.fixture
+def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    """An anonymous client of a fresh app on a wiped database."""
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def _as(client: TestClient, token: str) -> TestClient:
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client
+
+
+@pytest.fixture
+def token(engine: Engine) -> str:
+    return make_token(engine, "pc-teste", ["read", "write"])
+
+
+@pytest.fixture
+def api(client: TestClient, token: str) -> TestClient:
+    """A client authenticated as a shop-floor PC (read + write)."""
+    return _as(client, token)
+
+
+@pytest.fixture
+def admin(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    """A second client of its own app, authenticated with every scope."""
+    token = make_token(engine, "admin-teste", ["read", "write", "admin"])
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        yield _as(test_client, token)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"

@@ -1,0 +1,158 @@
+"""Helpers the tests share: databases, keys, and real server processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from sqlalchemy import Engine, MetaData, text
+from sqlalchemy.engine import make_url
+
+from api.auth.keys import issue
+from api.db import migrate
+from api.db.engine import WRITE, build_engine
+from api.db.tables import metadata
+from api.settings import Settings
+
+POSTGRES_URL = os.environ.get(
+    "FICHAS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def postgres_reachable() -> str | None:
+    """None if the test server answers, else why not."""
+    url = make_url(POSTGRES_URL)
+    try:
+        socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=2).close()
+    except OSError as exc:
+        return f"no PostgreSQL at {url.host}:{url.port} ({exc}); set FICHAS_TEST_POSTGRES_URL"
+    return None
+
+
+@contextmanager
+def throwaway_postgres(name: str) -> Iterator[str]:
+    """A fresh database on the test server, dropped afterwards; yields its URL."""
+    admin = build_engine(Settings(database_url=POSTGRES_URL))
+    try:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def migrated_engine(settings: Settings) -> Engine:
+    engine = build_engine(settings)
+    migrate.upgrade(engine)
+    return engine
+
+
+def wipe(engine: Engine, tables: MetaData = metadata) -> None:
+    """Empty every table and reset the pedido counter, keeping the schema."""
+    with engine.execution_options(**{WRITE: True}).begin() as conn:
+        for table in reversed(tables.sorted_tables):
+            conn.execute(table.delete())
+        conn.execute(text("INSERT INTO contadores (nome, valor) VALUES ('pedidos', 0)"))
+        if engine.dialect.name == "postgresql":
+            for table in tables.sorted_tables:
+                if "id" in table.c:
+                    conn.execute(text(f"ALTER SEQUENCE {table.name}_id_seq RESTART"))
+
+
+def make_token(engine: Engine, name: str, scopes: list[str]) -> str:
+    with engine.execution_options(**{WRITE: True}).begin() as conn:
+        return issue(conn, name, scopes)[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """A real ``fichas serve`` process on a free loopback port; yields its base URL.
+
+    Stopped with SIGTERM (SIGKILL if it lingers) by PID when the block ends.
+    """
+    port = free_port()
+    full_env = {**os.environ, **env, "FICHAS_LISTEN": f"127.0.0.1:{port}"}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve"], env=full_env, stdout=log, stderr=log
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
+            try:
+                if httpx2.get(f"{base_url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start:\n{log_path.read_text()}")
+            time.sleep(0.1)
+        yield base_url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def assert_problem(response: httpx2.Response, status: int, slug: str) -> dict[str, Any]:
+    """The response is an RFC 9457 problem of the given status and type; returns its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["type"] == f"urn:fichas:problem:{slug}"
+    assert body["status"] == status
+    assert body["title"]
+    assert body["detail"]
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body
+
+
+def create(client: httpx2.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = client.post(path, json=body)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def new_cliente(client: httpx2.Client, **fields: Any) -> dict[str, Any]:
+    return create(client, "/clientes", {"nome": "Maria Souza", **fields})
+
+
+def new_tipo(client: httpx2.Client, **fields: Any) -> dict[str, Any]:
+    body = {"codigo": f"t-{uuid.uuid4().hex[:8]}", "nome": "Bordado", "prazo_padrao_dias": 5}
+    return create(client, "/producoes/tipos", {**body, **fields})
+
+
+def new_pedido(client: httpx2.Client, **fields: Any) -> dict[str, Any]:
+    if "cliente_id" not in fields:
+        fields["cliente_id"] = new_cliente(client)["id"]
+    if "tipo_id" not in fields:
+        fields["tipo_id"] = new_tipo(client)["id"]
+    body = {"descricao": "50 camisetas", "quantidade": 50, "valor_unitario": 1990, **fields}
+    return create(client, "/pedidos", body)

@@ -17,7 +17,7 @@ from api.db.gateway import Database
 from api.db.migrate import ensure_current
 from api.domain.errors import DomainError
 from api.http.context import Services
-from api.http.middleware import DeclaredBodyLimitMiddleware, RequestIdMiddleware
+from api.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.http.problems import (
     Problem,
     handle_domain_error,
@@ -47,7 +47,7 @@ def create_app(settings: Settings) -> Starlette:
         routes=[op.route() for op in operations],
         middleware=[
             Middleware(RequestIdMiddleware),
-            Middleware(DeclaredBodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
+            Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
         ],
         exception_handlers={
             Problem: handle_problem,
@@ -56,7 +56,6 @@ def create_app(settings: Settings) -> Starlette:
             Exception: handle_unexpected,
         },
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
     )
     app.state.services = Services(
         settings=settings,

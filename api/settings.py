@@ -6,6 +6,7 @@ naming the variable, instead of failing on the first request that needs it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -81,11 +82,20 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: object) -> Settings:
     """Read the environment (plus explicit overrides); raise SettingsError listing every problem."""
+    lines = [
+        f"  {name}: unknown setting (a typo?)"
+        for name in sorted(os.environ)
+        if name.startswith("FICHAS_")
+        and not name.startswith("FICHAS_TEST_")  # the test suite's own variables
+        and name.removeprefix("FICHAS_").lower() not in Settings.model_fields
+    ]
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        lines = [
+        lines += [
             f"  FICHAS_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
             for err in exc.errors()
         ]
-        raise SettingsError("invalid settings:\n" + "\n".join(lines)) from None
+    if lines:
+        raise SettingsError("invalid settings:\n" + "\n".join(lines))
+    return settings

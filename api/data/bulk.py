@@ -20,7 +20,7 @@ def already_loaded(conn: Connection) -> bool:
 
 
 def existing_tipos(conn: Connection) -> dict[str, int]:
-    return dict(conn.execute(select(tipos_producao.c.codigo, tipos_producao.c.id)).tuples().all())
+    return dict(conn.execute(select(tipos_producao.c.codigo, tipos_producao.c.id)).all())
 
 
 def insert_tipos(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -59,9 +59,7 @@ def insert_pedidos(
         chunk = numbered[start : start + 1000]
         conn.execute(insert(pedidos), chunk)
     ids = dict(
-        conn.execute(select(pedidos.c.numero, pedidos.c.id).where(pedidos.c.numero >= first))
-        .tuples()
-        .all()
+        conn.execute(select(pedidos.c.numero, pedidos.c.id).where(pedidos.c.numero >= first)).all()
     )
     eventos = [
         {**evento, "pedido_id": ids[first + i]}

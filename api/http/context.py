@@ -11,6 +11,7 @@ from starlette.requests import Request
 from api.auth.guard import Authenticator
 from api.auth.keys import Principal
 from api.db.gateway import Database
+from api.http.problems import Problem
 from api.settings import Settings
 
 
@@ -28,6 +29,8 @@ class Services:
         return datetime.now(self.zone).date()
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database
+
 ANONYMOUS = Principal(0, "anonymous", frozenset())
 
 
@@ -43,4 +46,8 @@ class Call:
 
     def path_id(self, name: str = "id") -> int:
         value: int = self.request.path_params[name]
+        if value > MAX_ID:  # no row has it, and the databases would reject the parameter
+            raise Problem(
+                404, "not-found", "Resource not found", f"nothing at {self.request.url.path}"
+            )
         return value

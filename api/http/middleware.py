@@ -37,28 +37,39 @@ class RequestIdMiddleware:
         return None
 
 
-class DeclaredBodyLimitMiddleware:
-    """Refuses a declared Content-Length over the limit before anything reads the body.
-
-    Starlette's own limit (``max_body_size``) covers bodies as they stream in; this covers the
-    requests whose handler never reads the body, which Starlette would answer in plain text.
-    """
+class BodyLimitMiddleware:
+    """Caps request bodies: a declared Content-Length over the limit is refused before the
+    handler runs; a streamed body is cut off as soon as it passes the limit. Both answer 413
+    problem+json (Starlette's own limit answers plain text, hence this small class)."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
 
+    def _too_large(self) -> Problem:
+        return Problem(
+            413,
+            "content-too-large",
+            "Request body too large",
+            f"the body may be at most {self.max_body_bytes} bytes",
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            request = Request(scope)
-            declared = request.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self.max_body_bytes:
-                problem = Problem(
-                    413,
-                    "content-too-large",
-                    "Request body too large",
-                    f"the body may be at most {self.max_body_bytes} bytes",
-                )
-                return await problem_response(request, problem)(scope, receive, send)
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        request = Request(scope)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            return await problem_response(request, self._too_large())(scope, receive, send)
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                raise self._too_large()  # inside the handler: answered like any Problem
+            return message
+
+        await self.app(scope, receive_within_limit, send)
         return None

@@ -85,12 +85,16 @@ def validation_problem(errors: list[dict[str, str]]) -> Problem:
 
 
 def problem_response(request: Request, problem: Problem) -> Response:
-    body = problem.body(request.url.path, request.scope.get("fichas.request_id"))
+    request_id = request.scope.get("fichas.request_id")
+    headers = dict(problem.headers)
+    if request_id:
+        # Set here too: a 500 is answered outside the middleware that adds it to the others.
+        headers["X-Request-ID"] = request_id
     return Response(
-        json.dumps(body, ensure_ascii=False),
+        json.dumps(problem.body(request.url.path, request_id), ensure_ascii=False),
         status_code=problem.status,
         media_type=PROBLEM_JSON,
-        headers=problem.headers,
+        headers=headers,
     )
 
 

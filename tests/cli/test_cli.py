@@ -1,0 +1,107 @@
+"""The ``fichas`` command: every verb documented, keys managed, demo data loaded once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from api.cli import VERBS, build_parser, main
+from api.db.engine import build_engine
+from api.db.tables import clientes, pedido_eventos, pedidos, tipos_producao
+from api.domain.documento import normalize_documento
+from api.settings import Settings
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("FICHAS_DATABASE_URL", raising=False)
+    monkeypatch.setenv("FICHAS_DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["serve"],
+        ["migrate"],
+        ["keys"],
+        ["keys", "create"],
+        ["keys", "list"],
+        ["keys", "revoke"],
+        ["demo-data"],
+    ],
+)
+def test_every_verb_has_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args([*argv, "--help"])
+    assert exited.value.code == 0
+    assert "usage: fichas" in capsys.readouterr().out
+    assert len(VERBS) == 4
+
+
+def test_commands_on_an_unmigrated_database_say_what_to_run(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["keys", "list"]) == 2
+    assert "run `fichas migrate`" in capsys.readouterr().err
+
+
+def test_bad_settings_exit_2_with_the_variable_named(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FICHAS_DB_THREADS", "lots")
+    assert main(["migrate"]) == 2
+    assert "FICHAS_DB_THREADS" in capsys.readouterr().err
+
+
+def test_keys_lifecycle(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["migrate"]) == 0
+    assert "migrated from empty" in capsys.readouterr().out
+    assert main(["migrate"]) == 0
+    assert "already at revision" in capsys.readouterr().out
+
+    assert main(["keys", "create", "pc-corte", "--scope", "read"]) == 0
+    token = capsys.readouterr().out.splitlines()[-1]
+    assert token.startswith("fichas_")
+    assert main(["keys", "create", "pc-corte"]) == 1
+    assert "already exists" in capsys.readouterr().out
+
+    assert main(["keys", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "pc-corte" in listing
+    assert token.split("_", 2)[2] not in listing
+
+    assert main(["keys", "revoke", "pc-corte"]) == 0
+    assert main(["keys", "revoke", "pc-corte"]) == 1
+    assert main(["keys", "revoke", "nobody"]) == 1
+
+
+def test_demo_data_is_realistic_and_idempotent(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["migrate"])
+    assert main(["demo-data", "--clientes", "60", "--pedidos", "300"]) == 0
+    assert main(["demo-data", "--clientes", "60", "--pedidos", "300"]) == 0
+    assert "already loaded" in capsys.readouterr().out
+    engine = build_engine(Settings(data_dir=data_dir))
+    try:
+        with engine.connect() as conn:
+
+            def count(table: object) -> int:
+                return int(conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+
+            assert (count(clientes), count(pedidos), count(tipos_producao)) == (60, 300, 6)
+            assert count(pedido_eventos) >= 300
+            for documento in conn.execute(select(clientes.c.documento)).scalars():
+                assert normalize_documento(documento) == documento
+            statuses = set(conn.execute(select(pedidos.c.status).distinct()).scalars())
+            assert statuses == {"aberto", "em_producao", "pronto", "entregue", "cancelado"}
+            numeros = list(
+                conn.execute(select(pedidos.c.numero).order_by(pedidos.c.numero)).scalars()
+            )
+            assert numeros == list(range(1, 301))
+    finally:
+        engine.dispose()

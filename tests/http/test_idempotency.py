@@ -1,0 +1,107 @@
+"""Idempotency-Key: a retried POST is answered from the store, never done twice."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, func, select
+from starlette.testclient import TestClient
+
+from api.db.tables import pedidos
+from tests.support import assert_problem, make_token, new_cliente, new_pedido, new_tipo
+
+
+def _count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(pedidos)).scalar_one())
+
+
+def test_same_key_same_body_replays_the_first_response(api: TestClient, engine: Engine) -> None:
+    cliente, tipo = new_cliente(api), new_tipo(api)
+    body = {
+        "cliente_id": cliente["id"],
+        "tipo_id": tipo["id"],
+        "descricao": "x",
+        "quantidade": 1,
+        "valor_unitario": 1,
+    }
+    first = api.post("/pedidos", json=body, headers={"Idempotency-Key": "pc1-0001"})
+    again = api.post("/pedidos", json=body, headers={"Idempotency-Key": "pc1-0001"})
+    assert first.status_code == again.status_code == 201
+    assert again.content == first.content
+    assert again.headers["location"] == first.headers["location"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert _count(engine) == 1
+
+
+def test_same_key_other_body_is_422(api: TestClient, engine: Engine) -> None:
+    cliente, tipo = new_cliente(api), new_tipo(api)
+    body = {
+        "cliente_id": cliente["id"],
+        "tipo_id": tipo["id"],
+        "descricao": "x",
+        "quantidade": 1,
+        "valor_unitario": 1,
+    }
+    api.post("/pedidos", json=body, headers={"Idempotency-Key": "k"})
+    other = api.post("/pedidos", json={**body, "quantidade": 2}, headers={"Idempotency-Key": "k"})
+    assert_problem(other, 422, "idempotency-key-reused")
+    assert _count(engine) == 1
+
+
+def test_body_equality_is_semantic_not_byte_for_byte(api: TestClient) -> None:
+    cliente = new_cliente(api)
+    compact = b'{"nome":"Loja","email":"a@b.com.br"}'
+    spaced = b'{ "email": "a@b.com.br",  "nome": "Loja" }'
+    headers = {"Idempotency-Key": "same", "content-type": "application/json"}
+    first = api.post("/clientes", content=compact, headers=headers)
+    second = api.post("/clientes", content=spaced, headers=headers)
+    assert second.json()["id"] == first.json()["id"] != cliente["id"]
+
+
+def test_keys_are_scoped_to_the_api_key(
+    api: TestClient, client: TestClient, engine: Engine
+) -> None:
+    body = {"nome": "Mesmo Nome"}
+    first = api.post("/clientes", json=body, headers={"Idempotency-Key": "shared"})
+    other_pc = TestClient(
+        client.app,
+        headers={"Authorization": f"Bearer {make_token(engine, 'pc-2', ['read', 'write'])}"},
+    )
+    second = other_pc.post("/clientes", json=body, headers={"Idempotency-Key": "shared"})
+    assert second.status_code == 201
+    assert second.json()["id"] != first.json()["id"]
+
+
+def test_failed_requests_are_not_stored(api: TestClient) -> None:
+    body = {
+        "cliente_id": 999,
+        "tipo_id": 999,
+        "descricao": "x",
+        "quantidade": 1,
+        "valor_unitario": 1,
+    }
+    assert (
+        api.post("/pedidos", json=body, headers={"Idempotency-Key": "retry-me"}).status_code == 422
+    )
+    cliente, tipo = new_cliente(api), new_tipo(api)
+    fixed = {**body, "cliente_id": cliente["id"], "tipo_id": tipo["id"]}
+    assert (
+        api.post("/pedidos", json=fixed, headers={"Idempotency-Key": "retry-me"}).status_code == 201
+    )
+
+
+def test_status_changes_are_idempotent_too(api: TestClient) -> None:
+    path = f"/pedidos/{new_pedido(api)['id']}/status"
+    headers = {"Idempotency-Key": "advance-1"}
+    first = api.post(path, json={"status": "em_producao"}, headers=headers)
+    retried = api.post(path, json={"status": "em_producao"}, headers=headers)
+    assert first.status_code == retried.status_code == 200
+    assert retried.headers["idempotent-replayed"] == "true"
+    eventos = api.get(path.replace("/status", "/eventos")).json()["items"]
+    assert len(eventos) == 2
+
+
+def test_bad_keys_are_400(api: TestClient) -> None:
+    for bad in ("", "x" * 256, "chave\tcom tab"):
+        response = api.post("/clientes", json={"nome": "X"}, headers={"Idempotency-Key": bad})
+        assert_problem(response, 400, "bad-idempotency-key")

@@ -13,8 +13,8 @@ from api.data.common import Row
 from api.http import idempotency
 from api.http.body import read_json, read_query
 from api.http.context import Call
-from api.http.pagination import decode_cursor, encode_cursor
 from api.http.representation import Encoder, json_response
+from api.routes.common import page_response, page_window
 from api.routes.operation import Operation
 from api.schemas.chaves import Chave, ChaveCriada, ChaveIn
 from api.schemas.common import Page, PageQuery
@@ -38,13 +38,8 @@ def view(row: Row) -> dict[str, Any]:
 
 async def list_chaves(call: Call) -> Response:
     query = read_query(call.request, PageQuery)
-    rows, last = await call.db.read(
-        chaves.page,
-        after=decode_cursor(query.cursor),
-        limit=query.limit or call.services.settings.page_size,
-    )
-    page = {"items": [view(r) for r in rows], "next_cursor": encode_cursor(last)}
-    return json_response(call.request, _encode_page(page))
+    page = await call.db.read(chaves.page, **page_window(call, query))
+    return page_response(call, _encode_page, page, view)
 
 
 async def create_chave(call: Call) -> Response:

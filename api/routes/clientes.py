@@ -6,12 +6,11 @@ from sqlalchemy.engine import Connection
 from starlette.responses import Response
 
 from api.data import clientes
-from api.data.common import Row
 from api.http import idempotency
 from api.http.body import read_json, read_query
 from api.http.context import Call
-from api.http.pagination import decode_cursor, encode_cursor
 from api.http.representation import Encoder, json_response, require_match
+from api.routes.common import guarded, page_response, page_window
 from api.routes.operation import Operation
 from api.schemas.clientes import Cliente, ClienteIn, ClientePatch, ClienteQuery
 from api.schemas.common import Page
@@ -22,16 +21,10 @@ encode_page = Encoder(Page[Cliente])
 
 async def list_clientes(call: Call) -> Response:
     query = read_query(call.request, ClienteQuery)
-    rows, last = await call.db.read(
-        clientes.page,
-        after=decode_cursor(query.cursor),
-        limit=query.limit or call.services.settings.page_size,
-        q=query.q,
-        cidade=query.cidade,
+    page = await call.db.read(
+        clientes.page, **page_window(call, query), q=query.q, cidade=query.cidade
     )
-    return json_response(
-        call.request, encode_page({"items": rows, "next_cursor": encode_cursor(last)})
-    )
+    return page_response(call, encode_page, page)
 
 
 async def create_cliente(call: Call) -> Response:
@@ -45,27 +38,23 @@ async def create_cliente(call: Call) -> Response:
 
 
 async def get_cliente(call: Call) -> Response:
-    row = await call.db.read(clientes.get, call.path_id())
-    return json_response(call.request, encode_one(row))
+    return json_response(call.request, encode_one(await call.db.read(clientes.get, call.path_id())))
 
 
 async def update_cliente(call: Call) -> Response:
-    payload = await read_json(call.request, ClientePatch)
-    cliente_id, if_match = call.path_id(), call.request.headers.get("if-match")
-
-    def transaction(conn: Connection) -> Row:
-        require_match(if_match, encode_one(clientes.get(conn, cliente_id, for_update=True)))
-        return clientes.update_(conn, cliente_id, payload.changes())
-
-    return json_response(call.request, encode_one(await call.db.write(transaction)))
+    changes = (await read_json(call.request, ClientePatch)).changes()
+    transaction = guarded(
+        call, encode_one, clientes.get, lambda conn, ident: clientes.update_(conn, ident, changes)
+    )
+    return json_response(call.request, await call.db.write(transaction))
 
 
 async def delete_cliente(call: Call) -> Response:
-    cliente_id, if_match = call.path_id(), call.request.headers.get("if-match")
+    ident, if_match = call.path_id(), call.request.headers.get("if-match")
 
     def transaction(conn: Connection) -> None:
-        require_match(if_match, encode_one(clientes.get(conn, cliente_id, for_update=True)))
-        clientes.delete_(conn, cliente_id)
+        require_match(if_match, encode_one(clientes.get(conn, ident, for_update=True)))
+        clientes.delete_(conn, ident)
 
     await call.db.write(transaction)
     return Response(status_code=204)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -14,8 +15,8 @@ from api.domain.workflow import FINAL, Status
 from api.http import idempotency
 from api.http.body import read_json, read_query
 from api.http.context import Call
-from api.http.pagination import decode_cursor, encode_cursor
-from api.http.representation import Encoder, json_response, require_match
+from api.http.representation import Encoder, json_response
+from api.routes.common import guarded, page_response, page_window
 from api.routes.ficha import render_ficha
 from api.routes.operation import Operation
 from api.schemas.common import Page, PageQuery
@@ -45,17 +46,9 @@ def view(row: Row, today: date) -> dict[str, Any]:
 async def list_pedidos(call: Call) -> Response:
     query = read_query(call.request, PedidoQuery)
     today = call.services.today()
-    rows, last = await call.db.read(
-        pedidos.page,
-        after=decode_cursor(query.cursor),
-        limit=query.limit or call.services.settings.page_size,
-        today=today,
-        **query.model_dump(exclude={"cursor", "limit"}),
-    )
-    items = [view(row, today) for row in rows]
-    return json_response(
-        call.request, _encode_page({"items": items, "next_cursor": encode_cursor(last)})
-    )
+    filters = query.model_dump(exclude={"cursor", "limit"})
+    page = await call.db.read(pedidos.page, **page_window(call, query), today=today, **filters)
+    return page_response(call, _encode_page, page, lambda row: view(row, today))
 
 
 async def create_pedido(call: Call) -> Response:
@@ -74,53 +67,32 @@ async def get_pedido(call: Call) -> Response:
     return json_response(call.request, _encode_one(view(row, call.services.today())))
 
 
-def _conditional(call: Call, change: Any) -> Any:
-    """A write transaction that enforces If-Match, then applies ``change(conn, id)``."""
-    pedido_id, if_match, today = (
-        call.path_id(),
-        call.request.headers.get("if-match"),
-        call.services.today(),
-    )
-
-    def transaction(conn: Connection) -> bytes:
-        require_match(
-            if_match, _encode_one(view(pedidos.get(conn, pedido_id, for_update=True), today))
-        )
-        return _encode_one(view(change(conn, pedido_id), today))
-
-    return transaction
+def _guarded(call: Call, change: Callable[[Connection, int], Row]) -> Callable[[Connection], bytes]:
+    today = call.services.today()
+    return guarded(call, lambda row: _encode_one(view(row, today)), pedidos.get, change)
 
 
 async def update_pedido(call: Call) -> Response:
     changes = (await read_json(call.request, PedidoPatch)).changes()
-    body = await call.db.write(
-        _conditional(call, lambda conn, pid: pedidos.update_(conn, pid, changes))
-    )
-    return json_response(call.request, body)
+    transaction = _guarded(call, lambda conn, ident: pedidos.update_(conn, ident, changes))
+    return json_response(call.request, await call.db.write(transaction))
 
 
 async def change_status(call: Call) -> Response:
     payload = await read_json(call.request, StatusIn)
     by = call.principal.nome
 
-    def change(conn: Connection, pedido_id: int) -> Row:
-        return pedidos.change_status(conn, pedido_id, payload.status, by=by, nota=payload.nota)
+    def change(conn: Connection, ident: int) -> Row:
+        return pedidos.change_status(conn, ident, payload.status, by=by, nota=payload.nota)
 
-    transaction = _conditional(call, change)
+    transaction = _guarded(call, change)
     return await idempotency.post(call, payload, lambda conn: (transaction(conn), None), status=200)
 
 
 async def list_eventos(call: Call) -> Response:
     query = read_query(call.request, PageQuery)
-    rows, last = await call.db.read(
-        pedidos.eventos_page,
-        call.path_id(),
-        after=decode_cursor(query.cursor),
-        limit=query.limit or call.services.settings.page_size,
-    )
-    return json_response(
-        call.request, _encode_eventos({"items": rows, "next_cursor": encode_cursor(last)})
-    )
+    page = await call.db.read(pedidos.eventos_page, call.path_id(), **page_window(call, query))
+    return page_response(call, _encode_eventos, page)
 
 
 async def get_ficha(call: Call) -> Response:

@@ -6,12 +6,11 @@ from sqlalchemy.engine import Connection
 from starlette.responses import Response
 
 from api.data import tipos
-from api.data.common import Row
 from api.http import idempotency
 from api.http.body import read_json, read_query
 from api.http.context import Call
-from api.http.pagination import decode_cursor, encode_cursor
-from api.http.representation import Encoder, json_response, require_match
+from api.http.representation import Encoder, json_response
+from api.routes.common import guarded, page_response, page_window
 from api.routes.operation import Operation
 from api.schemas.common import Page
 from api.schemas.tipos import Tipo, TipoIn, TipoPatch, TipoQuery
@@ -22,15 +21,8 @@ encode_page = Encoder(Page[Tipo])
 
 async def list_tipos(call: Call) -> Response:
     query = read_query(call.request, TipoQuery)
-    rows, last = await call.db.read(
-        tipos.page,
-        after=decode_cursor(query.cursor),
-        limit=query.limit or call.services.settings.page_size,
-        ativo=query.ativo,
-    )
-    return json_response(
-        call.request, encode_page({"items": rows, "next_cursor": encode_cursor(last)})
-    )
+    page = await call.db.read(tipos.page, **page_window(call, query), ativo=query.ativo)
+    return page_response(call, encode_page, page)
 
 
 async def create_tipo(call: Call) -> Response:
@@ -48,14 +40,11 @@ async def get_tipo(call: Call) -> Response:
 
 
 async def update_tipo(call: Call) -> Response:
-    payload = await read_json(call.request, TipoPatch)
-    tipo_id, if_match = call.path_id(), call.request.headers.get("if-match")
-
-    def transaction(conn: Connection) -> Row:
-        require_match(if_match, encode_one(tipos.get(conn, tipo_id, for_update=True)))
-        return tipos.update_(conn, tipo_id, payload.changes())
-
-    return json_response(call.request, encode_one(await call.db.write(transaction)))
+    changes = (await read_json(call.request, TipoPatch)).changes()
+    transaction = guarded(
+        call, encode_one, tipos.get, lambda conn, ident: tipos.update_(conn, ident, changes)
+    )
+    return json_response(call.request, await call.db.write(transaction))
 
 
 TAG = "producoes"

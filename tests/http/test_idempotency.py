@@ -14,15 +14,19 @@ def _count(engine: Engine) -> int:
         return int(conn.execute(select(func.count()).select_from(pedidos)).scalar_one())
 
 
-def test_same_key_same_body_replays_the_first_response(api: TestClient, engine: Engine) -> None:
+def _pedido_body(api: TestClient) -> dict[str, object]:
     cliente, tipo = new_cliente(api), new_tipo(api)
-    body = {
+    return {
         "cliente_id": cliente["id"],
         "tipo_id": tipo["id"],
         "descricao": "x",
         "quantidade": 1,
         "valor_unitario": 1,
     }
+
+
+def test_same_key_same_body_replays_the_first_response(api: TestClient, engine: Engine) -> None:
+    body = _pedido_body(api)
     first = api.post("/pedidos", json=body, headers={"Idempotency-Key": "pc1-0001"})
     again = api.post("/pedidos", json=body, headers={"Idempotency-Key": "pc1-0001"})
     assert first.status_code == again.status_code == 201
@@ -34,14 +38,7 @@ def test_same_key_same_body_replays_the_first_response(api: TestClient, engine: 
 
 
 def test_same_key_other_body_is_422(api: TestClient, engine: Engine) -> None:
-    cliente, tipo = new_cliente(api), new_tipo(api)
-    body = {
-        "cliente_id": cliente["id"],
-        "tipo_id": tipo["id"],
-        "descricao": "x",
-        "quantidade": 1,
-        "valor_unitario": 1,
-    }
+    body = _pedido_body(api)
     api.post("/pedidos", json=body, headers={"Idempotency-Key": "k"})
     other = api.post("/pedidos", json={**body, "quantidade": 2}, headers={"Idempotency-Key": "k"})
     assert_problem(other, 422, "idempotency-key-reused")

@@ -98,7 +98,7 @@ def running_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # imports alone take seconds on a busy machine
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{log_path.read_text()}")

@@ -35,7 +35,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"fichas: {exc}", file=sys.stderr)
         return 2
     return result
-
-
-if __name__ == "__main__":
-    sys.exit(main())

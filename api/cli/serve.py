@@ -37,7 +37,10 @@ def announce_admin_key(settings: Settings) -> None:
         engine.dispose()
     if path is not None:
         token = path.read_text().strip()
-        print(f"created the first admin key (shown once, also saved in {path}):\n  {token}")
+        print(
+            f"created the first admin key (shown once, also saved in {path}):\n  {token}",
+            flush=True,
+        )
 
 
 async def _serve(settings: Settings) -> None:
@@ -58,8 +61,9 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # we say what migrate did
     if args.migrate:
-        print(apply_migrations(settings))
+        print(apply_migrations(settings), flush=True)
     announce_admin_key(settings)
     print(f"fichas serving on http://{settings.listen} (Ctrl+C to stop)", flush=True)
     try:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from api.data.common import Row, fetch_page, get_by_id, now, unique_or_conflict
+from api.data.common import Row, fetch_page, first_dict, get_by_id, keyset, now, unique_or_conflict
 from api.db.tables import api_keys
 from api.domain.errors import Conflict
+
+_BY_PREFIX = select(api_keys).where(api_keys.c.prefixo == bindparam("prefixo"))
+_BY_NAME = select(api_keys).where(api_keys.c.nome == bindparam("nome"))
+_PAGE = keyset(select(api_keys), api_keys)
 
 
 def create(conn: Connection, *, nome: str, prefixo: str, hash_: str, escopos: list[str]) -> Row:
@@ -30,17 +34,15 @@ def get(conn: Connection, key_id: int) -> Row:
 
 
 def by_prefix(conn: Connection, prefixo: str) -> Row | None:
-    row = conn.execute(select(api_keys).where(api_keys.c.prefixo == prefixo)).first()
-    return None if row is None else dict(row._mapping)
+    return first_dict(conn.execute(_BY_PREFIX, {"prefixo": prefixo}))
 
 
 def by_name(conn: Connection, nome: str) -> Row | None:
-    row = conn.execute(select(api_keys).where(api_keys.c.nome == nome)).first()
-    return None if row is None else dict(row._mapping)
+    return first_dict(conn.execute(_BY_NAME, {"nome": nome}))
 
 
 def page(conn: Connection, *, after: int, limit: int) -> tuple[list[Row], int | None]:
-    return fetch_page(conn, select(api_keys), api_keys, after, limit)
+    return fetch_page(conn, _PAGE, {}, after, limit)
 
 
 def count_active(conn: Connection) -> int:

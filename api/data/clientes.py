@@ -2,47 +2,70 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, exists, insert, or_, select, update
+from sqlalchemy import Select, bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
-from api.data.common import Row, fetch_page, get_by_id, now, unique_or_conflict
+from api.data.common import (
+    Row,
+    fetch_page,
+    get_by_id,
+    keyset,
+    like_pattern,
+    now,
+    unique_or_conflict,
+)
 from api.db.tables import clientes, pedidos
 from api.domain.errors import Conflict
 
 _DUPLICATE = "another cliente already has this documento"
+_INSERT = insert(clientes).returning(clientes.c.id)
+_HAS_PEDIDOS = select(exists().where(pedidos.c.cliente_id == bindparam("ident")))
+_DELETE = delete(clientes).where(clientes.c.id == bindparam("ident"))
 
 
 def get(conn: Connection, cliente_id: int, *, for_update: bool = False) -> Row:
     return get_by_id(conn, clientes, "cliente", cliente_id, for_update=for_update)
 
 
+@cache
+def _page(text: bool, digits: bool, cidade: bool) -> Select[Any]:
+    query = select(clientes)
+    if text:
+        matches: list[ColumnElement[bool]] = [
+            clientes.c.nome.ilike(bindparam("text"), escape="\\"),
+            clientes.c.email.ilike(bindparam("text"), escape="\\"),
+        ]
+        if digits:
+            matches.append(clientes.c.documento.like(bindparam("digits")))
+        query = query.where(or_(*matches))
+    if cidade:
+        query = query.where(clientes.c.cidade.ilike(bindparam("cidade"), escape="\\"))
+    return keyset(query, clientes)
+
+
 def page(
     conn: Connection, *, after: int, limit: int, q: str | None = None, cidade: str | None = None
 ) -> tuple[list[Row], int | None]:
-    query = select(clientes)
-    if q:
-        pattern = f"%{q}%"
-        digits = "".join(ch for ch in q if ch.isdigit())
-        matches: list[ColumnElement[bool]] = [
-            clientes.c.nome.ilike(pattern),
-            clientes.c.email.ilike(pattern),
-        ]
-        if digits:
-            matches.append(clientes.c.documento.contains(digits, autoescape=True))
-        query = query.where(or_(*matches))
-    if cidade:
-        query = query.where(clientes.c.cidade.ilike(cidade))
-    return fetch_page(conn, query, clientes, after, limit)
+    digits = "".join(ch for ch in q if ch.isdigit()) if q else ""
+    params = {
+        "text": like_pattern(q) if q else None,
+        "digits": f"%{digits}%",
+        "cidade": like_pattern(cidade, anywhere=False) if cidade else None,
+    }
+    statement = _page(bool(q), bool(digits), bool(cidade))
+    return fetch_page(conn, statement, params, after, limit)
 
 
 def create(conn: Connection, values: dict[str, Any]) -> Row:
     stamp = now()
-    row = {**values, "criado_em": stamp, "atualizado_em": stamp}
     with unique_or_conflict(clientes.c.documento, _DUPLICATE):
-        new_id = conn.execute(insert(clientes).returning(clientes.c.id), row).scalar_one()
+        new_id = conn.execute(
+            _INSERT, {**values, "criado_em": stamp, "atualizado_em": stamp}
+        ).scalar_one()
     return get(conn, new_id)
 
 
@@ -57,6 +80,6 @@ def update_(conn: Connection, cliente_id: int, changes: dict[str, Any]) -> Row:
 
 
 def delete_(conn: Connection, cliente_id: int) -> None:
-    if conn.execute(select(exists().where(pedidos.c.cliente_id == cliente_id))).scalar():
+    if conn.execute(_HAS_PEDIDOS, {"ident": cliente_id}).scalar():
         raise Conflict(f"cliente {cliente_id} has pedidos and cannot be deleted")
-    conn.execute(delete(clientes).where(clientes.c.id == cliente_id))
+    conn.execute(_DELETE, {"ident": cliente_id})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.engine import Connection
 
 from api.data.common import now
@@ -18,25 +18,28 @@ class StoredResponse(NamedTuple):
     location: str | None
 
 
+_t = idempotency_keys
+_FIND = select(_t.c.impressao, _t.c.status, _t.c.corpo, _t.c.location).where(
+    _t.c.api_key_id == bindparam("api_key_id"), _t.c.chave == bindparam("chave")
+)
+_STORE = insert(idempotency_keys)
+
+
 def find(conn: Connection, api_key_id: int, key: str) -> StoredResponse | None:
-    t = idempotency_keys
-    row = conn.execute(
-        select(t.c.impressao, t.c.status, t.c.corpo, t.c.location).where(
-            t.c.api_key_id == api_key_id, t.c.chave == key
-        )
-    ).first()
+    row = conn.execute(_FIND, {"api_key_id": api_key_id, "chave": key}).first()
     return None if row is None else StoredResponse(*row)
 
 
 def store(conn: Connection, api_key_id: int, key: str, response: StoredResponse) -> None:
     conn.execute(
-        insert(idempotency_keys).values(
-            api_key_id=api_key_id,
-            chave=key,
-            impressao=response.fingerprint,
-            status=response.status,
-            corpo=response.body,
-            location=response.location,
-            criado_em=now(),
-        )
+        _STORE,
+        {
+            "api_key_id": api_key_id,
+            "chave": key,
+            "impressao": response.fingerprint,
+            "status": response.status,
+            "corpo": response.body,
+            "location": response.location,
+            "criado_em": now(),
+        },
     )

@@ -3,96 +3,104 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, insert, not_, select, update
+from sqlalchemy import Select, and_, bindparam, insert, not_, select, update
 from sqlalchemy.engine import Connection
 
-from api.data.common import Row, fetch_page, get_by_id, now
+from api.data.common import Row, fetch_page, first_dict, get_by_id, keyset, now
 from api.db.tables import clientes, contadores, pedido_eventos, pedidos, tipos_producao
 from api.domain.errors import Conflict, Invalid
 from api.domain.workflow import FINAL, Status, allowed_next, can_transition
+
+# The filters of GET /pedidos: name -> condition on a bound parameter of the same name.
+_FILTERS = {
+    "status": pedidos.c.status == bindparam("status"),
+    "cliente_id": pedidos.c.cliente_id == bindparam("cliente_id"),
+    "tipo_id": pedidos.c.tipo_id == bindparam("tipo_id"),
+    "prazo_de": pedidos.c.prazo >= bindparam("prazo_de"),
+    "prazo_ate": pedidos.c.prazo <= bindparam("prazo_ate"),
+}
+_OVERDUE = and_(
+    pedidos.c.prazo < bindparam("today"), pedidos.c.status.not_in([s.value for s in FINAL])
+)
+_CLIENTE_EXISTS = select(clientes.c.id).where(clientes.c.id == bindparam("ident"))
+_TIPO = select(tipos_producao.c.ativo, tipos_producao.c.prazo_padrao_dias).where(
+    tipos_producao.c.id == bindparam("ident")
+)
+# The UPDATE takes the write lock (SQLite) or the row lock (PostgreSQL) until commit, so
+# concurrent inserts from any process queue here and numbers come out unique and gap-free.
+_NEXT_NUMERO = (
+    update(contadores)
+    .where(contadores.c.nome == "pedidos")
+    .values(valor=contadores.c.valor + 1)
+    .returning(contadores.c.valor)
+)
+_INSERT = insert(pedidos).returning(pedidos.c.id)
+_SET_STATUS = (
+    update(pedidos)
+    .where(pedidos.c.id == bindparam("ident"))
+    .values(status=bindparam("status"), atualizado_em=bindparam("stamp"))
+)
+_RECORD = insert(pedido_eventos)
+_EVENTOS = keyset(
+    select(pedido_eventos).where(pedido_eventos.c.pedido_id == bindparam("pedido_id")),
+    pedido_eventos,
+)
 
 
 def get(conn: Connection, pedido_id: int, *, for_update: bool = False) -> Row:
     return get_by_id(conn, pedidos, "pedido", pedido_id, for_update=for_update)
 
 
-def _overdue(today: date) -> Any:
-    return and_(pedidos.c.prazo < today, pedidos.c.status.not_in([s.value for s in FINAL]))
+@cache
+def _page(filters: frozenset[str], atrasado: bool | None) -> Select[Any]:
+    query = select(pedidos).where(*(_FILTERS[name] for name in sorted(filters)))
+    if atrasado is not None:
+        query = query.where(_OVERDUE if atrasado else not_(_OVERDUE))
+    return keyset(query, pedidos)
 
 
 def page(
     conn: Connection,
+    /,
     *,
     after: int,
     limit: int,
     today: date,
-    status: Status | None = None,
-    cliente_id: int | None = None,
-    tipo_id: int | None = None,
-    prazo_de: date | None = None,
-    prazo_ate: date | None = None,
     atrasado: bool | None = None,
+    **filters: Any,
 ) -> tuple[list[Row], int | None]:
-    query = select(pedidos)
-    if status is not None:
-        query = query.where(pedidos.c.status == status.value)
-    if cliente_id is not None:
-        query = query.where(pedidos.c.cliente_id == cliente_id)
-    if tipo_id is not None:
-        query = query.where(pedidos.c.tipo_id == tipo_id)
-    if prazo_de is not None:
-        query = query.where(pedidos.c.prazo >= prazo_de)
-    if prazo_ate is not None:
-        query = query.where(pedidos.c.prazo <= prazo_ate)
-    if atrasado is not None:
-        query = query.where(_overdue(today) if atrasado else not_(_overdue(today)))
-    return fetch_page(conn, query, pedidos, after, limit)
-
-
-def _next_numero(conn: Connection) -> int:
-    # The UPDATE takes the write lock (SQLite) or the row lock (PostgreSQL) until commit, so
-    # concurrent inserts from any process queue here and numbers come out unique and gap-free.
-    numero: int = conn.execute(
-        update(contadores)
-        .where(contadores.c.nome == "pedidos")
-        .values(valor=contadores.c.valor + 1)
-        .returning(contadores.c.valor)
-    ).scalar_one()
-    return numero
+    """Filters: the keys of ``_FILTERS``, each applied when not None, and ``atrasado``."""
+    given = {name: value for name, value in filters.items() if value is not None}
+    statement = _page(frozenset(given), atrasado)
+    return fetch_page(conn, statement, {**given, "today": today}, after, limit)
 
 
 def create(conn: Connection, values: dict[str, Any], *, by: str, today: date) -> Row:
-    if (
-        conn.execute(select(clientes.c.id).where(clientes.c.id == values["cliente_id"])).first()
-        is None
-    ):
+    if conn.execute(_CLIENTE_EXISTS, {"ident": values["cliente_id"]}).first() is None:
         raise Invalid("cliente_id", f"cliente {values['cliente_id']} does not exist")
-    tipo = conn.execute(
-        select(tipos_producao.c.ativo, tipos_producao.c.prazo_padrao_dias).where(
-            tipos_producao.c.id == values["tipo_id"]
-        )
-    ).first()
+    tipo = first_dict(conn.execute(_TIPO, {"ident": values["tipo_id"]}))
     if tipo is None:
         raise Invalid("tipo_id", f"tipo de produção {values['tipo_id']} does not exist")
-    if not tipo.ativo:
+    if not tipo["ativo"]:
         raise Invalid("tipo_id", f"tipo de produção {values['tipo_id']} is not active")
     if values.get("prazo") is None:
-        values = {**values, "prazo": today + timedelta(days=tipo.prazo_padrao_dias)}
+        values = {**values, "prazo": today + timedelta(days=tipo["prazo_padrao_dias"])}
     stamp = now()
-    new_id = conn.execute(
-        insert(pedidos).returning(pedidos.c.id),
-        {
-            **values,
-            "numero": _next_numero(conn),
-            "status": Status.ABERTO.value,
-            "criado_em": stamp,
-            "atualizado_em": stamp,
-        },
-    ).scalar_one()
-    _record(conn, new_id, None, Status.ABERTO, by=by, nota=None)
-    return get(conn, new_id)
+    row = {
+        **values,
+        "numero": conn.execute(_NEXT_NUMERO).scalar_one(),
+        "status": Status.ABERTO.value,
+        "criado_em": stamp,
+        "atualizado_em": stamp,
+    }
+    new_id = conn.execute(_INSERT, row).scalar_one()
+    _record(conn, new_id, None, Status.ABERTO, by=by, nota=None, stamp=stamp)
+    # What a read would return, in column order (so that its ETag matches a later read's).
+    created = {**row, "id": new_id}
+    return {column.name: created[column.name] for column in pedidos.c}
 
 
 def update_(conn: Connection, pedido_id: int, changes: dict[str, Any]) -> Row:
@@ -108,33 +116,39 @@ def update_(conn: Connection, pedido_id: int, changes: dict[str, Any]) -> Row:
 def change_status(
     conn: Connection, pedido_id: int, target: Status, *, by: str, nota: str | None
 ) -> Row:
-    current = Status(get(conn, pedido_id, for_update=True)["status"])
-    if not can_transition(current, target):
-        allowed = ", ".join(sorted(allowed_next(current))) or "none (final state)"
+    current = get(conn, pedido_id, for_update=True)
+    status = Status(current["status"])
+    if not can_transition(status, target):
+        allowed = ", ".join(sorted(allowed_next(status))) or "none (final state)"
         raise Conflict(
-            f"pedido {pedido_id} cannot go from {current} to {target}; allowed: {allowed}"
+            f"pedido {pedido_id} cannot go from {status} to {target}; allowed: {allowed}"
         )
-    conn.execute(
-        update(pedidos)
-        .where(pedidos.c.id == pedido_id)
-        .values(status=target.value, atualizado_em=now())
-    )
-    _record(conn, pedido_id, current, target, by=by, nota=nota)
-    return get(conn, pedido_id)
+    stamp = now()
+    conn.execute(_SET_STATUS, {"ident": pedido_id, "status": target.value, "stamp": stamp})
+    _record(conn, pedido_id, status, target, by=by, nota=nota, stamp=stamp)
+    return {**current, "status": target.value, "atualizado_em": stamp}
 
 
 def _record(
-    conn: Connection, pedido_id: int, de: Status | None, para: Status, *, by: str, nota: str | None
+    conn: Connection,
+    pedido_id: int,
+    de: Status | None,
+    para: Status,
+    *,
+    by: str,
+    nota: str | None,
+    stamp: Any,
 ) -> None:
     conn.execute(
-        insert(pedido_eventos).values(
-            pedido_id=pedido_id,
-            de=de.value if de else None,
-            para=para.value,
-            em=now(),
-            chave=by,
-            nota=nota,
-        )
+        _RECORD,
+        {
+            "pedido_id": pedido_id,
+            "de": de.value if de else None,
+            "para": para.value,
+            "em": stamp,
+            "chave": by,
+            "nota": nota,
+        },
     )
 
 
@@ -142,5 +156,4 @@ def eventos_page(
     conn: Connection, pedido_id: int, *, after: int, limit: int
 ) -> tuple[list[Row], int | None]:
     get(conn, pedido_id)
-    query = select(pedido_eventos).where(pedido_eventos.c.pedido_id == pedido_id)
-    return fetch_page(conn, query, pedido_eventos, after, limit)
+    return fetch_page(conn, _EVENTOS, {"pedido_id": pedido_id}, after, limit)

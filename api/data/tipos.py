@@ -2,36 +2,43 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
-from api.data.common import Row, fetch_page, get_by_id, now, unique_or_conflict
+from api.data.common import Row, fetch_page, get_by_id, keyset, now, unique_or_conflict
 from api.db.tables import tipos_producao
 
 _DUPLICATE = "another tipo de produção already has this codigo"
+_INSERT = insert(tipos_producao).returning(tipos_producao.c.id)
 
 
 def get(conn: Connection, tipo_id: int, *, for_update: bool = False) -> Row:
     return get_by_id(conn, tipos_producao, "tipo de produção", tipo_id, for_update=for_update)
 
 
+@cache
+def _page(ativo: bool) -> Select[Any]:
+    query = select(tipos_producao)
+    if ativo:
+        query = query.where(tipos_producao.c.ativo == bindparam("ativo"))
+    return keyset(query, tipos_producao)
+
+
 def page(
     conn: Connection, *, after: int, limit: int, ativo: bool | None = None
 ) -> tuple[list[Row], int | None]:
-    query = select(tipos_producao)
-    if ativo is not None:
-        query = query.where(tipos_producao.c.ativo == ativo)
-    return fetch_page(conn, query, tipos_producao, after, limit)
+    statement = _page(ativo is not None)
+    return fetch_page(conn, statement, {"ativo": ativo}, after, limit)
 
 
 def create(conn: Connection, values: dict[str, Any]) -> Row:
     stamp = now()
     with unique_or_conflict(tipos_producao.c.codigo, _DUPLICATE):
         new_id = conn.execute(
-            insert(tipos_producao).returning(tipos_producao.c.id),
-            {**values, "criado_em": stamp, "atualizado_em": stamp},
+            _INSERT, {**values, "criado_em": stamp, "atualizado_em": stamp}
         ).scalar_one()
     return get(conn, new_id)
 

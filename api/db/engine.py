@@ -38,10 +38,19 @@ def sqlite_module() -> ModuleType:
     return module
 
 
+def is_sqlite(settings: Settings) -> bool:
+    return settings.resolved_database_url.startswith("sqlite")
+
+
+def writer_threads(settings: Settings) -> int:
+    """SQLite has one writer at a time whatever we do; PostgreSQL writes rows concurrently."""
+    return 1 if is_sqlite(settings) else settings.db_threads
+
+
 def build_engine(settings: Settings) -> Engine:
     url = settings.resolved_database_url
-    pool_size = settings.db_threads
-    if url.startswith("sqlite"):
+    pool_size = settings.db_threads + writer_threads(settings)
+    if is_sqlite(settings):
         return _sqlite_engine(url, settings, pool_size)
     return create_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
 
@@ -71,7 +80,9 @@ def _sqlite_engine(url: str, settings: Settings, pool_size: int) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get(WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Writes take the write lock up front; reads run in autocommit (one statement, one
+        # consistent snapshot) and need no BEGIN at all.
+        if conn.get_execution_options().get(WRITE, False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

@@ -1,8 +1,13 @@
 """The async face of the database: run data-access functions off the event loop.
 
-Data-access functions are plain synchronous functions taking a Connection. They run on a small
-dedicated thread pool: measured here, Starlette's default 40-thread pool tripled latency through
-GIL contention, while a pool sized like the connection pool keeps the loop responsive.
+Data-access functions are plain synchronous functions taking a Connection. They run on small
+dedicated thread pools, not Starlette's default 40-thread pool: measured here, that many threads
+tripled latency through GIL contention (docs/BENCHMARKS.md).
+
+Reads and writes have separate pools. On SQLite, where writes are serialised by the file's write
+lock anyway, one writer thread per process makes this process's writes queue in order instead of
+polling the lock in SQLite's busy handler (sleeps of up to 100 ms), and a write waiting on another
+process's lock never holds up reads.
 """
 
 from __future__ import annotations
@@ -22,28 +27,31 @@ T = TypeVar("T")
 
 
 class Database:
-    def __init__(self, engine: Engine, threads: int) -> None:
+    def __init__(self, engine: Engine, read_threads: int, write_threads: int) -> None:
         self.engine = engine
         self._writer = engine.execution_options(**{WRITE: True})
-        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fichas-db")
+        self._readers = ThreadPoolExecutor(read_threads, thread_name_prefix="fichas-db-read")
+        self._writers = ThreadPoolExecutor(write_threads, thread_name_prefix="fichas-db-write")
 
     async def read(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """Run ``fn`` in a read transaction (a consistent snapshot for multi-statement reads)."""
-        return await self._run(self.engine, fn, *args, **kwargs)
+        """Run ``fn`` to read: on SQLite each statement sees the latest commit (no BEGIN: a
+        transaction around single-statement reads measured a fifth of their cost)."""
+        return await self._run(self._readers, self.engine, fn, *args, **kwargs)
 
     async def write(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run ``fn`` in one write transaction: committed whole if it returns, else rolled back."""
-        return await self._run(self._writer, fn, *args, **kwargs)
+        return await self._run(self._writers, self._writer, fn, *args, **kwargs)
 
     async def ping(self) -> None:
         await self.read(lambda conn: conn.execute(text("SELECT 1")).scalar_one())
 
     async def _run(
         self,
+        executor: ThreadPoolExecutor,
         engine: Engine,
         fn: Callable[Concatenate[Connection, P], T],
         *args: P.args,
@@ -53,8 +61,9 @@ class Database:
             with engine.begin() as conn:
                 return fn(conn, *args, **kwargs)
 
-        return await asyncio.get_running_loop().run_in_executor(self._executor, transaction)
+        return await asyncio.get_running_loop().run_in_executor(executor, transaction)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        self._writers.shutdown(wait=True)
         self.engine.dispose()

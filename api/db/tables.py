@@ -53,6 +53,18 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        # SQLite hands back the stored text ("2026-11-29 12:00:00.123456"); one C call turns it
+        # into an aware datetime, where the generic path (parse, then replace the tzinfo)
+        # measured half the cost of reading a 50-row page.
+        def to_utc(value: str | None) -> datetime | None:
+            return None if value is None else datetime.fromisoformat(value + "+00:00")
+
+        return to_utc
+
 
 api_keys = Table(
     "api_keys",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import random
 import re
-import uuid
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
@@ -25,7 +25,8 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         incoming = Request(scope).headers.get("x-request-id", "")
-        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        # Not uuid4: its urandom call measured 7 % of a cached read. Ids need be unique, not secret.
+        request_id = incoming if _SAFE_ID.match(incoming) else f"{random.getrandbits(128):032x}"
         scope["fichas.request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:

@@ -165,3 +165,25 @@ def test_ficha_is_printable_html_with_every_value_escaped(api: TestClient) -> No
     assert f"Nº {pedido['numero']}" in html
     assert "R$ 1.234,56" in html
     assert "@page" in html
+
+
+def test_write_answers_carry_the_etag_a_later_read_has(api: TestClient) -> None:
+    cliente, tipo = new_cliente(api), new_tipo(api)
+    body = {
+        "cliente_id": cliente["id"],
+        "tipo_id": tipo["id"],
+        "descricao": "x",
+        "quantidade": 2,
+        "valor_unitario": 5,
+    }
+    created = api.post("/pedidos", json=body)
+    path = created.headers["location"]
+    assert api.get(path).headers["etag"] == created.headers["etag"]
+    assert api.get(path).content == created.content
+    moved = api.post(
+        f"{path}/status",
+        json={"status": "em_producao"},
+        headers={"If-Match": created.headers["etag"]},
+    )
+    assert moved.status_code == 200
+    assert api.get(path).headers["etag"] == moved.headers["etag"]

@@ -26,6 +26,7 @@ from api.http.problems import (
     handle_unexpected,
 )
 from api.openapi import build_openapi
+from api.routes.operation import build_routes
 from api.routes.table import all_operations
 from api.settings import Settings
 
@@ -44,7 +45,7 @@ def create_app(settings: Settings) -> Starlette:
             db.close()
 
     app = Starlette(
-        routes=[op.route() for op in operations],
+        routes=build_routes(operations),
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),

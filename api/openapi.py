@@ -65,6 +65,16 @@ def _parameters(op: Operation, schemas: _Schemas) -> list[dict[str, Any]]:
             if description:
                 param["description"] = description
             params.append(param)
+    if _has_etag(op):
+        params.append(
+            {
+                "name": "If-None-Match",
+                "in": "header",
+                "required": False,
+                "description": "ETag you hold; 304 with no body if it is still current.",
+                "schema": {"type": "string"},
+            }
+        )
     if op.conditional:
         params.append(
             {
@@ -88,6 +98,34 @@ def _parameters(op: Operation, schemas: _Schemas) -> list[dict[str, Any]]:
     return params
 
 
+def _has_etag(op: Operation) -> bool:
+    return op.method == "GET" and op.media_type == "application/json" and op.response is not None
+
+
+def _links(op: Operation, operations: list[Operation]) -> dict[str, Any]:
+    """Where a response leads: a created resource's operations (by its id), and from a read to
+    the guarded changes of the same resource (with its ETag as If-Match)."""
+    links: dict[str, Any] = {}
+    if op.method == "POST" and op.status == 201:
+        for other in operations:
+            if other.path.startswith(op.path + "/{id"):
+                links[other.operation_id] = {
+                    "operationId": other.operation_id,
+                    "parameters": {"path.id": "$response.body#/id"},
+                }
+    if _has_etag(op) and "{id" in op.path:
+        for other in operations:
+            if other.conditional and other.path.startswith(op.path):
+                links[other.operation_id] = {
+                    "operationId": other.operation_id,
+                    "parameters": {
+                        "path.id": "$request.path.id",
+                        "header.If-Match": "$response.header.ETag",
+                    },
+                }
+    return links
+
+
 def _error_statuses(op: Operation) -> list[int]:
     statuses = set(op.errors) | {500}
     if op.scope is not None:
@@ -105,7 +143,7 @@ def _error_statuses(op: Operation) -> list[int]:
     return sorted(statuses)
 
 
-def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:
+def _operation(op: Operation, schemas: _Schemas, operations: list[Operation]) -> dict[str, Any]:
     success: dict[str, Any] = {"description": op.summary}
     if op.status != 204:
         if op.response is not None:
@@ -118,9 +156,18 @@ def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:
                     "schema": {"type": "string"} if op.media_type.startswith("text/") else {}
                 }
             }
-    if op.method == "GET" and op.media_type == "application/json":
+    if op.media_type == "application/json" and op.status != 204:
         success["headers"] = {"ETag": {"schema": {"type": "string"}}}
+    if op.status == 201:
+        success["headers"]["Location"] = {
+            "description": "Path of the new resource",
+            "schema": {"type": "string"},
+        }
+    if links := _links(op, operations):
+        success["links"] = links
     responses: dict[str, Any] = {str(op.status): success}
+    if _has_etag(op):
+        responses["304"] = {"description": "Not modified: the ETag sent is still current"}
     for status in _error_statuses(op):
         responses[str(status)] = {"$ref": f"#/components/responses/Problem{status}"}
     document: dict[str, Any] = {
@@ -145,7 +192,9 @@ def build_openapi(operations: list[Operation]) -> dict[str, Any]:
     schemas = _Schemas()
     paths: dict[str, dict[str, Any]] = {}
     for op in operations:
-        paths.setdefault(_path(op.path), {})[op.method.lower()] = _operation(op, schemas)
+        paths.setdefault(_path(op.path), {})[op.method.lower()] = _operation(
+            op, schemas, operations
+        )
     problem_schema = schemas.of(ProblemBody, "serialization")
     schemas.components["Problem"] = problem_schema
     problem_ref = {"$ref": _REF.format(model="Problem")}

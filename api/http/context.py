@@ -12,6 +12,7 @@ from api.auth.guard import Authenticator
 from api.auth.keys import Principal
 from api.db.gateway import Database
 from api.http.problems import Problem
+from api.schemas.common import MAX_ID
 from api.settings import Settings
 
 
@@ -28,8 +29,6 @@ class Services:
         """The factory's calendar day (due dates are local dates, not UTC ones)."""
         return datetime.now(self.zone).date()
 
-
-MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database
 
 ANONYMOUS = Principal(0, "anonymous", frozenset())
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 from api.domain.errors import Invalid
+from api.schemas.common import MAX_ID
 
 
 def encode_cursor(last_id: int | None) -> str | None:
@@ -20,7 +21,7 @@ def decode_cursor(cursor: str | None) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = raw.partition(":")
-        if kind == "id" and value.isdigit() and int(value) < 2**63:
+        if kind == "id" and value.isdigit() and int(value) <= MAX_ID:
             return int(value)
     except ValueError:
         pass

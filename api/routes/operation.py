@@ -41,14 +41,29 @@ class Operation:
     def operation_id(self) -> str:
         return self.handler.__name__
 
-    def route(self) -> Route:
-        scope, handler = self.scope, self.handler
+    async def __call__(self, request: Request) -> Response:
+        services: Services = request.app.state.services
+        principal = ANONYMOUS
+        if self.scope is not None:
+            principal = await services.auth.principal(request, self.scope)
+        return await self.handler(Call(request, principal, services))
 
-        async def endpoint(request: Request) -> Response:
-            services: Services = request.app.state.services
-            principal = (
-                ANONYMOUS if scope is None else await services.auth.principal(request, scope)
-            )
-            return await handler(Call(request, principal, services))
 
-        return Route(self.path, endpoint, methods=[self.method], name=self.operation_id)
+def build_routes(operations: list[Operation]) -> list[Route]:
+    """One Starlette route per path, dispatching on the method, so that a 405 names (in
+    ``Allow``) every method the path has, not only those of one operation."""
+    by_path: dict[str, dict[str, Operation]] = {}
+    for op in operations:
+        by_path.setdefault(op.path, {})[op.method] = op
+    routes = []
+    for path, by_method in by_path.items():
+        if "GET" in by_method:
+            by_method["HEAD"] = by_method["GET"]
+
+        async def endpoint(
+            request: Request, by_method: dict[str, Operation] = by_method
+        ) -> Response:
+            return await by_method[request.method](request)
+
+        routes.append(Route(path, endpoint, methods=list(by_method)))
+    return routes

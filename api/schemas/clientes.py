@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
+from pydantic.json_schema import SkipJsonSchema
 from typing_extensions import TypedDict
 
 from api.domain.documento import normalize_documento
-from api.schemas.common import Input, PageQuery, text
+from api.schemas.common import Input, PageQuery, SearchText, text
 
 UF = Literal[
     "AC", "AL", "AP", "AM", "BA", "CE", "DF", "ES", "GO", "MA", "MT", "MS", "MG", "PA",
@@ -22,7 +23,7 @@ Documento = Annotated[
     AfterValidator(normalize_documento),
     Field(max_length=18, description="CPF or CNPJ, with or without punctuation; stored as digits."),
 ]
-Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")]
 Telefone = Annotated[str, Field(max_length=30, pattern=r"^[0-9+() .-]{8,30}$")]
 Cidade = Annotated[str, text(100, min_length=1)]
 Observacoes = Annotated[str, text(2000)]
@@ -41,7 +42,7 @@ class ClienteIn(Input):
 class ClientePatch(Input):
     not_nullable = frozenset({"nome"})
 
-    nome: Nome | None = None
+    nome: Nome | SkipJsonSchema[None] = None
     documento: Documento | None = None
     email: Email | None = None
     telefone: Telefone | None = None
@@ -51,8 +52,8 @@ class ClientePatch(Input):
 
 
 class ClienteQuery(PageQuery):
-    q: str | None = Field(None, max_length=100, description="Text in nome, documento or email.")
-    cidade: str | None = Field(None, max_length=100)
+    q: SearchText | None = Field(None, description="Text in nome, documento or email.")
+    cidade: SearchText | None = Field(None, description="The cidade, whole (any case).")
 
 
 class Cliente(TypedDict):

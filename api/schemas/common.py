@@ -2,27 +2,56 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, ClassVar, Generic, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
 T = TypeVar("T")
 
-Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Limit = Annotated[int, Field(ge=1, le=200, description="Page size (1-200).")]
+
+# No NUL characters anywhere: PostgreSQL cannot store them, and no honest client sends them.
+NO_NUL = r"^[^\x00]*$"
 
 
 def text(max_length: int, min_length: int = 0) -> StringConstraints:
     """A stripped string of bounded length."""
-    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
+    return StringConstraints(
+        strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=NO_NUL
+    )
+
+
+def _iso_date(value: object) -> object:
+    # Lax parsing would read "0" as a Unix timestamp; a date in a query string is YYYY-MM-DD.
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError("date_format", "must be a date as YYYY-MM-DD") from None
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+SearchText = Annotated[str, Field(max_length=100, pattern=NO_NUL)]
 
 
 class Input(BaseModel):
-    """Base of every request body and query: unknown fields are an error, not silently dropped."""
+    """Base of every request body: unknown fields are an error, not silently dropped, and JSON
+    types are taken as they are (``true`` is not a number, ``978307200`` is not a date)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     # Fields that a PATCH may leave out but must not set to null.
     not_nullable: ClassVar[frozenset[str]] = frozenset()

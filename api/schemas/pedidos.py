@@ -7,10 +7,11 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
 from typing_extensions import TypedDict
 
 from api.domain.workflow import Status
-from api.schemas.common import Id, Input, PageQuery, text
+from api.schemas.common import Id, Input, IsoDate, PageQuery, text
 
 
 class Prioridade(StrEnum):
@@ -39,11 +40,11 @@ class PedidoIn(Input):
 class PedidoPatch(Input):
     not_nullable = frozenset({"descricao", "quantidade", "valor_unitario", "prazo", "prioridade"})
 
-    descricao: Descricao | None = None
-    quantidade: Quantidade | None = None
-    valor_unitario: Centavos | None = None
-    prazo: Prazo | None = None
-    prioridade: Prioridade | None = None
+    descricao: Descricao | SkipJsonSchema[None] = None
+    quantidade: Quantidade | SkipJsonSchema[None] = None
+    valor_unitario: Centavos | SkipJsonSchema[None] = None
+    prazo: Prazo | SkipJsonSchema[None] = None
+    prioridade: Prioridade | SkipJsonSchema[None] = None
 
 
 class StatusIn(Input):
@@ -55,8 +56,8 @@ class PedidoQuery(PageQuery):
     status: Status | None = None
     cliente_id: Id | None = None
     tipo_id: Id | None = None
-    prazo_de: date | None = Field(None, description="Due on or after this date.")
-    prazo_ate: date | None = Field(None, description="Due on or before this date.")
+    prazo_de: IsoDate | None = Field(None, description="Due on or after this date.")
+    prazo_ate: IsoDate | None = Field(None, description="Due on or before this date.")
     atrasado: bool | None = Field(None, description="Past due and neither delivered nor cancelled.")
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
 from typing_extensions import TypedDict
 
 from api.schemas.common import Input, PageQuery, text
@@ -26,11 +27,11 @@ class TipoIn(Input):
 class TipoPatch(Input):
     not_nullable = frozenset({"codigo", "nome", "prazo_padrao_dias", "ativo"})
 
-    codigo: Codigo | None = None
-    nome: NomeTipo | None = None
+    codigo: Codigo | SkipJsonSchema[None] = None
+    nome: NomeTipo | SkipJsonSchema[None] = None
     descricao: Annotated[str, text(2000)] | None = None
-    prazo_padrao_dias: PrazoDias | None = None
-    ativo: bool | None = None
+    prazo_padrao_dias: PrazoDias | SkipJsonSchema[None] = None
+    ativo: bool | SkipJsonSchema[None] = None
 
 
 class TipoQuery(PageQuery):

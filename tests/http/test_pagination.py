@@ -3,18 +3,27 @@ even while other clients keep inserting."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
+from api.domain.errors import Invalid
 from api.http.pagination import decode_cursor, encode_cursor
+from api.schemas.common import MAX_ID
 from tests.support import make_token, wipe
 
 
-@given(st.integers(0, 2**62))
+@given(st.integers(0, MAX_ID))
 def test_cursors_round_trip(last_id: int) -> None:
     assert decode_cursor(encode_cursor(last_id)) == last_id
+
+
+@pytest.mark.parametrize("forged", [encode_cursor(MAX_ID + 1), "aWQ6LTE", "bm90IGFuIGlk", "%%%"])
+def test_forged_cursors_are_invalid(forged: str | None) -> None:
+    with pytest.raises(Invalid, match="cursor"):
+        decode_cursor(forged)
 
 
 @settings(

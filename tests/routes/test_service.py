@@ -35,3 +35,9 @@ def test_openapi_is_3_1_and_lists_every_route(client: TestClient) -> None:
         for method in route.methods - {"HEAD"}
     }
     assert routes == served
+
+
+def test_405_names_every_method_of_the_path(api: TestClient) -> None:
+    response = api.put("/clientes/1")
+    assert response.status_code == 405
+    assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD", "PATCH", "DELETE"}

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
 from api.auth.guard import Authenticator
-from api.db.engine import build_engine, writer_threads
+from api.db.engine import build_engine, threads
 from api.db.gateway import Database
 from api.db.migrate import ensure_current
 from api.domain.errors import DomainError
@@ -34,7 +34,8 @@ from api.settings import Settings
 def create_app(settings: Settings) -> Starlette:
     operations = all_operations()
     engine = build_engine(settings)
-    db = Database(engine, settings.db_threads, writer_threads(settings))
+    read_threads, write_threads = threads(settings)
+    db = Database(engine, read_threads=read_threads, write_threads=write_threads)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -32,7 +32,9 @@ class Settings(BaseSettings):
     )
     listen: str = Field("127.0.0.1:8000", description="host:port an instance binds to.")
     log_level: LogLevel = "info"
-    db_threads: int = Field(4, ge=1, le=64, description="Threads that run database calls.")
+    db_threads: int = Field(
+        4, ge=1, le=64, description="PostgreSQL: threads (each) for reads and for writes."
+    )
     db_busy_timeout_ms: int = Field(5000, ge=0, le=60_000)
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     auth_cache_seconds: float = Field(

@@ -16,7 +16,8 @@ What it measures, in one run against one server process:
   acknowledged was lost or written twice).
 
 The server is pinned to CPU 0 and wrk (one thread, ``benchmarks/wrk/fichas.lua``) to CPU 1 with
-``taskset`` so the two do not compete for a core. Each cell gets a short warm-up first. Every
+``taskset`` so the two do not compete for a core (``--no-pin`` lets them share both CPUs, as a
+server and its clients would on this machine). Each cell gets a short warm-up first. Every
 process started here is stopped by PID before the script ends; traffic goes to 127.0.0.1 only.
 
 Needs ``wrk`` (``apt-get install wrk``) and ``taskset`` (util-linux). Run with::
@@ -218,9 +219,9 @@ class PedidosCheck:
 # ---------------------------------------------------------------------------------------------
 
 
-def pinned(cpu: int, argv: Sequence[str]) -> list[str]:
-    """``argv`` run on one CPU with taskset, when the machine has that CPU."""
-    if len(os.sched_getaffinity(0)) < 2:
+def pinned(cpu: int, argv: Sequence[str], pin: bool) -> list[str]:
+    """``argv`` run on one CPU with taskset, when asked and the machine has that CPU."""
+    if not pin or len(os.sched_getaffinity(0)) < 2:
         return list(argv)
     return ["taskset", "--cpu-list", str(cpu), *argv]
 
@@ -283,14 +284,18 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running_server(data_dir: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+def running_server(data_dir: Path, pin: bool) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """One ``fichas serve`` on a free loopback port, pinned to SERVER_CPU; yields (it, port)."""
     port = free_port()
     log_path = data_dir / "server.log"
     env = fichas_env(data_dir, FICHAS_LISTEN=f"127.0.0.1:{port}")
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 (fixed arguments)
-            pinned(SERVER_CPU, [str(FICHAS), "serve"]), env=env, cwd=ROOT, stdout=log, stderr=log
+            pinned(SERVER_CPU, [str(FICHAS), "serve"], pin),
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
         )
     try:
         deadline = time.monotonic() + 30
@@ -325,11 +330,12 @@ def cpu_busy_idle(cpu: int) -> tuple[int, int]:
 # ---------------------------------------------------------------------------------------------
 
 
-def wrk_command(url: str, connections: int, seconds: float) -> list[str]:
+def wrk_command(url: str, connections: int, seconds: float, pin: bool) -> list[str]:
     return pinned(
         WRK_CPU,
         ["wrk", "--threads", "1", "--connections", str(connections), "--duration",
          f"{seconds:g}s", "--latency", "--script", str(LUA_SCRIPT), url],
+        pin,
     )  # fmt: skip
 
 
@@ -344,13 +350,13 @@ def parse_wrk(stdout: str) -> dict[str, Any]:
 
 def run_wrk(
     server_pid: int, port: int, endpoint: Endpoint, connections: int, seconds: float,
-    env: dict[str, str],
+    env: dict[str, str], pin: bool,
 ) -> WrkRun:  # fmt: skip
     """One wrk run against ``endpoint``, with the CPU each side used meanwhile."""
     url = f"http://127.0.0.1:{port}{endpoint.path}"
     before = Sample.now(server_pid)
     done = subprocess.run(  # noqa: S603 (fixed arguments)
-        wrk_command(url, connections, seconds), env=env, capture_output=True, text=True,
+        wrk_command(url, connections, seconds, pin), env=env, capture_output=True, text=True,
         timeout=seconds + 60, check=False,
     )  # fmt: skip
     used = Usage.between(before, Sample.now(server_pid))
@@ -395,6 +401,7 @@ class Plan:
     duration: float
     warmup: float
     connections: list[int]
+    pin: bool
 
 
 def measure(
@@ -408,7 +415,7 @@ def measure(
             label = f"bench-{stamp}-{connections}"
             for phase, seconds in (("warmup", plan.warmup), ("measure", plan.duration)):
                 env = wrk_env(endpoint, token, f"{label}-{phase}")
-                run = run_wrk(server.pid, port, endpoint, connections, seconds, env)
+                run = run_wrk(server.pid, port, endpoint, connections, seconds, env, plan.pin)
                 if endpoint.mode == "pedido":
                     tally.add(run)
             cells.append(to_cell(endpoint, connections, run))
@@ -574,6 +581,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10, help="seconds per measured cell")
     parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per cell")
     parser.add_argument("--connections", default="25,100", help="comma-separated, e.g. 25,100")
+    parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="let server and wrk share both CPUs (default: server on CPU 0, wrk on CPU 1)",
+    )
     parser.add_argument("--out", type=Path, help="JSON results (default results/bench-<date>.json)")
     return parser.parse_args(argv)
 
@@ -590,7 +602,8 @@ def require_tools() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     require_tools()
-    plan = Plan(args.duration, args.warmup, [int(c) for c in args.connections.split(",")])
+    connections = [int(c) for c in args.connections.split(",")]
+    plan = Plan(args.duration, args.warmup, connections, pin=not args.no_pin)
     started = datetime.now(UTC)
     out: Path = args.out or ROOT / "results" / f"bench-{started:%Y%m%d-%H%M%S}.json"
     info = {**machine(), "date": started.isoformat(timespec="seconds"), "argv": sys.argv}
@@ -602,7 +615,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         token = prepare_database(data_dir)
         before = pedidos_snapshot(data_dir / "fichas.db")
-        with running_server(data_dir) as (server, port):
+        with running_server(data_dir, plan.pin) as (server, port):
             print(f"fichas serve pid {server.pid} on 127.0.0.1:{port}; wrk runs ...", flush=True)
             cells = measure(server, port, token, plan, tally)
         check = pedidos_check(data_dir / "fichas.db", before, tally)

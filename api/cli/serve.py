@@ -48,6 +48,7 @@ async def _serve(settings: Settings) -> None:
     config.bind = [settings.listen]
     config.accesslog = None  # one access log, the application's, comes with observability
     config.graceful_timeout = 10
+    config.include_server_header = False  # say nothing about what runs here
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -42,14 +42,18 @@ def is_sqlite(settings: Settings) -> bool:
     return settings.resolved_database_url.startswith("sqlite")
 
 
-def writer_threads(settings: Settings) -> int:
-    """SQLite has one writer at a time whatever we do; PostgreSQL writes rows concurrently."""
-    return 1 if is_sqlite(settings) else settings.db_threads
+def threads(settings: Settings) -> tuple[int, int]:
+    """Threads for (reads, writes). SQLite: reads on the event loop, one writer (there is one
+    write lock per file whatever we do). PostgreSQL: ``db_threads`` of each, its rows lock alone.
+    """
+    if is_sqlite(settings):
+        return 0, 1
+    return settings.db_threads, settings.db_threads
 
 
 def build_engine(settings: Settings) -> Engine:
     url = settings.resolved_database_url
-    pool_size = settings.db_threads + writer_threads(settings)
+    pool_size = sum(threads(settings)) + 1  # +1: the event loop's own reading connection
     if is_sqlite(settings):
         return _sqlite_engine(url, settings, pool_size)
     return create_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)

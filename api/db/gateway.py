@@ -8,6 +8,11 @@ Reads and writes have separate pools. On SQLite, where writes are serialised by 
 lock anyway, one writer thread per process makes this process's writes queue in order instead of
 polling the lock in SQLite's busy handler (sleeps of up to 100 ms), and a write waiting on another
 process's lock never holds up reads.
+
+SQLite reads run on the event loop itself, on one long-lived connection: in WAL mode a reader
+never waits for a lock, and a read of a few rows takes tens of microseconds, less than handing it
+to a thread and taking the GIL back (measured: p99 latency 63-80 ms through a thread, 27 ms
+inline; docs/BENCHMARKS.md). The price: a long scan holds the loop for its duration.
 """
 
 from __future__ import annotations
@@ -27,18 +32,37 @@ T = TypeVar("T")
 
 
 class Database:
-    def __init__(self, engine: Engine, read_threads: int, write_threads: int) -> None:
+    def __init__(self, engine: Engine, *, read_threads: int, write_threads: int) -> None:
+        """``read_threads=0`` runs reads on the event loop (for SQLite, see above)."""
         self.engine = engine
         self._writer = engine.execution_options(**{WRITE: True})
-        self._readers = ThreadPoolExecutor(read_threads, thread_name_prefix="fichas-db-read")
         self._writers = ThreadPoolExecutor(write_threads, thread_name_prefix="fichas-db-write")
+        self._readers = (
+            ThreadPoolExecutor(read_threads, thread_name_prefix="fichas-db-read")
+            if read_threads
+            else None
+        )
+        self._loop_connection: Connection | None = None
 
     async def read(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run ``fn`` to read: on SQLite each statement sees the latest commit (no BEGIN: a
         transaction around single-statement reads measured a fifth of their cost)."""
+        if self._readers is None:
+            return self._read_on_loop(fn, *args, **kwargs)
         return await self._run(self._readers, self.engine, fn, *args, **kwargs)
+
+    def _read_on_loop(
+        self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        conn = self._loop_connection
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._loop_connection = self.engine.connect()
+        try:
+            return fn(conn, *args, **kwargs)
+        finally:
+            conn.rollback()  # ends SQLAlchemy's bookkeeping; autocommit reads leave nothing open
 
     async def write(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
@@ -64,6 +88,9 @@ class Database:
         return await asyncio.get_running_loop().run_in_executor(executor, transaction)
 
     def close(self) -> None:
-        self._readers.shutdown(wait=True)
+        if self._loop_connection is not None:
+            self._loop_connection.close()
+        if self._readers is not None:
+            self._readers.shutdown(wait=True)
         self._writers.shutdown(wait=True)
         self.engine.dispose()

@@ -27,9 +27,10 @@ def now() -> datetime:
 
 
 def as_dicts(result: Result[Any]) -> list[Row]:
-    # dict(zip(...)) measured 6x cheaper per row than Row._asdict().
+    # fetchall in one call, then dict(zip(...)): measured 6x cheaper per row than Row._asdict()
+    # and cheaper than iterating the result row by row.
     keys = tuple(result.keys())
-    return [dict(zip(keys, row, strict=True)) for row in result]
+    return [dict(zip(keys, row, strict=True)) for row in result.all()]
 
 
 def first_dict(result: Result[Any]) -> Row | None:

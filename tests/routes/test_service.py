@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import pytest
+from sqlalchemy.exc import OperationalError
 from starlette.testclient import TestClient
+
+from tests.support import assert_problem
 
 
 def test_health_needs_no_key_and_no_database(client: TestClient) -> None:
@@ -41,3 +45,18 @@ def test_405_names_every_method_of_the_path(api: TestClient) -> None:
     response = api.put("/clientes/1")
     assert response.status_code == 405
     assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD", "PATCH", "DELETE"}
+
+
+def test_ready_is_503_with_retry_after_when_the_database_fails(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def unreachable() -> None:
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(client.app.state.services.db, "ping", unreachable)  # type: ignore[attr-defined]
+    response = client.get("/ready")
+    body = assert_problem(response, 503, "not-ready")
+    assert response.headers["retry-after"] == "1"
+    assert "OperationalError" in body["detail"]
+    assert "connection refused" not in response.text
+    assert client.get("/health").status_code == 200  # liveness does not depend on the database

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, insert, not_, select, update
 from sqlalchemy.engine import Connection
 
-from api.data.common import Row, fetch_page, first_dict, get_by_id, keyset, now
+from api.data.common import Row, fetch_page, get_by_id, keyset, now
 from api.db.tables import clientes, contadores, pedido_eventos, pedidos, tipos_producao
 from api.domain.errors import Conflict, Invalid
 from api.domain.workflow import FINAL, Status, allowed_next, can_transition
@@ -25,9 +25,20 @@ _FILTERS = {
 _OVERDUE = and_(
     pedidos.c.prazo < bindparam("today"), pedidos.c.status.not_in([s.value for s in FINAL])
 )
-_CLIENTE_EXISTS = select(clientes.c.id).where(clientes.c.id == bindparam("ident"))
-_TIPO = select(tipos_producao.c.ativo, tipos_producao.c.prazo_padrao_dias).where(
-    tipos_producao.c.id == bindparam("ident")
+# What opening a pedido needs to know, in one round trip: does the cliente exist, and is the
+# tipo there, active, and how long does it take (NULLs where a row is missing).
+_REFERENCES = select(
+    select(clientes.c.id)
+    .where(clientes.c.id == bindparam("cliente_id"))
+    .scalar_subquery()
+    .label("cliente"),
+    *(
+        select(column)
+        .where(tipos_producao.c.id == bindparam("tipo_id"))
+        .scalar_subquery()
+        .label(column.name)
+        for column in (tipos_producao.c.ativo, tipos_producao.c.prazo_padrao_dias)
+    ),
 )
 # The UPDATE takes the write lock (SQLite) or the row lock (PostgreSQL) until commit, so
 # concurrent inserts from any process queue here and numbers come out unique and gap-free.
@@ -79,15 +90,17 @@ def page(
 
 
 def create(conn: Connection, values: dict[str, Any], *, by: str, today: date) -> Row:
-    if conn.execute(_CLIENTE_EXISTS, {"ident": values["cliente_id"]}).first() is None:
+    found = conn.execute(
+        _REFERENCES, {"cliente_id": values["cliente_id"], "tipo_id": values["tipo_id"]}
+    ).one()
+    if found.cliente is None:
         raise Invalid("cliente_id", f"cliente {values['cliente_id']} does not exist")
-    tipo = first_dict(conn.execute(_TIPO, {"ident": values["tipo_id"]}))
-    if tipo is None:
+    if found.ativo is None:
         raise Invalid("tipo_id", f"tipo de produção {values['tipo_id']} does not exist")
-    if not tipo["ativo"]:
+    if not found.ativo:
         raise Invalid("tipo_id", f"tipo de produção {values['tipo_id']} is not active")
     if values.get("prazo") is None:
-        values = {**values, "prazo": today + timedelta(days=tipo["prazo_padrao_dias"])}
+        values = {**values, "prazo": today + timedelta(days=found.prazo_padrao_dias)}
     stamp = now()
     row = {
         **values,

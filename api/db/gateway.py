@@ -9,18 +9,24 @@ lock anyway, one writer thread per process makes this process's writes queue in 
 polling the lock in SQLite's busy handler (sleeps of up to 100 ms), and a write waiting on another
 process's lock never holds up reads.
 
-SQLite reads run on the event loop itself, on one long-lived connection: in WAL mode a reader
-never waits for a lock, and a read of a few rows takes tens of microseconds, less than handing it
-to a thread and taking the GIL back (measured: p99 latency 63-80 ms through a thread, 27 ms
-inline; docs/BENCHMARKS.md). The price: a long scan holds the loop for its duration.
+SQLite reads run on the event loop itself: in WAL mode a reader never waits for a lock, and a
+read of a few rows takes tens of microseconds, less than handing it to a thread and taking the GIL
+back (measured: p99 latency 63-80 ms through a thread, 27 ms inline; docs/BENCHMARKS.md). The
+price: a long scan holds the loop for its duration.
+
+Each database thread keeps its own connection for good, and the loop's reads share one, rather
+than taking one from the pool per call: the threads are few and fixed, and a checkout and return
+cost more than many of the statements they wrap.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Concatenate, ParamSpec, TypeVar
+from types import SimpleNamespace
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
@@ -42,7 +48,10 @@ class Database:
             if read_threads
             else None
         )
-        self._loop_connection: Connection | None = None
+        self._per_thread = threading.local()  # for the pools' threads
+        self._on_loop = SimpleNamespace()  # for reads on the loop (whichever thread runs it)
+        self._opened: set[Connection] = set()
+        self._opened_lock = threading.Lock()
 
     async def read(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
@@ -50,19 +59,8 @@ class Database:
         """Run ``fn`` to read: on SQLite each statement sees the latest commit (no BEGIN: a
         transaction around single-statement reads measured a fifth of their cost)."""
         if self._readers is None:
-            return self._read_on_loop(fn, *args, **kwargs)
+            return self._transaction(self._on_loop, self.engine, fn, *args, **kwargs)
         return await self._run(self._readers, self.engine, fn, *args, **kwargs)
-
-    def _read_on_loop(
-        self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
-    ) -> T:
-        conn = self._loop_connection
-        if conn is None or conn.closed or conn.invalidated:
-            conn = self._loop_connection = self.engine.connect()
-        try:
-            return fn(conn, *args, **kwargs)
-        finally:
-            conn.rollback()  # ends SQLAlchemy's bookkeeping; autocommit reads leave nothing open
 
     async def write(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
@@ -81,16 +79,41 @@ class Database:
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> T:
-        def transaction() -> T:
-            with engine.begin() as conn:
-                return fn(conn, *args, **kwargs)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            executor, lambda: self._transaction(self._per_thread, engine, fn, *args, **kwargs)
+        )
 
-        return await asyncio.get_running_loop().run_in_executor(executor, transaction)
+    def _transaction(
+        self,
+        holder: Any,
+        engine: Engine,
+        fn: Callable[Concatenate[Connection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """``fn`` in a transaction on the connection ``holder`` keeps (opened on first use)."""
+        conn: Connection | None = getattr(holder, "connection", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = holder.connection = self._open(engine, replacing=conn)
+        with conn.begin():
+            return fn(conn, *args, **kwargs)
+
+    def _open(self, engine: Engine, replacing: Connection | None) -> Connection:
+        conn = engine.connect()
+        with self._opened_lock:
+            if replacing is not None:
+                self._opened.discard(replacing)
+                replacing.close()
+            self._opened.add(conn)
+        return conn
 
     def close(self) -> None:
-        if self._loop_connection is not None:
-            self._loop_connection.close()
         if self._readers is not None:
             self._readers.shutdown(wait=True)
         self._writers.shutdown(wait=True)
+        with self._opened_lock:
+            for conn in self._opened:
+                conn.close()
+            self._opened.clear()
         self.engine.dispose()

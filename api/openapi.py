@@ -65,36 +65,20 @@ def _parameters(op: Operation, schemas: _Schemas) -> list[dict[str, Any]]:
             if description:
                 param["description"] = description
             params.append(param)
-    if _has_etag(op):
-        params.append(
-            {
-                "name": "If-None-Match",
-                "in": "header",
-                "required": False,
-                "description": "ETag you hold; 304 with no body if it is still current.",
-                "schema": {"type": "string"},
-            }
-        )
-    if op.conditional:
-        params.append(
-            {
-                "name": "If-Match",
-                "in": "header",
-                "required": False,
-                "description": "ETag of the representation you read; 412 if it changed since.",
-                "schema": {"type": "string"},
-            }
-        )
-    if op.idempotent:
-        params.append(
-            {
-                "name": "Idempotency-Key",
-                "in": "header",
-                "required": False,
-                "description": "Retry-safe key: the same key and body replay the first response.",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-            }
-        )
+    optional_headers = [
+        (_has_etag(op), "If-None-Match", "ETag you hold; 304 with no body if it is still current."),
+        (op.conditional, "If-Match", "ETag of what you read; 412 if it changed since."),
+        (op.idempotent, "Idempotency-Key", "Retry-safe: the same key and body replay the answer."),
+    ]
+    for applies, name, description in optional_headers:
+        if applies:
+            schema: dict[str, Any] = {"type": "string"}
+            if name == "Idempotency-Key":
+                schema.update(minLength=1, maxLength=255)
+            params.append(
+                {"name": name, "in": "header", "required": False, "description": description,
+                 "schema": schema}
+            )  # fmt: skip
     return params
 
 

@@ -48,7 +48,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=build_routes(operations),
         middleware=[
-            Middleware(RequestIdMiddleware),
+            Middleware(RequestIdMiddleware, instance=settings.instance),
             Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
         ],
         exception_handlers={

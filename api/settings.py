@@ -31,6 +31,12 @@ class Settings(BaseSettings):
         "PostgreSQL: postgresql+psycopg://user@host/db",
     )
     listen: str = Field("127.0.0.1:8000", description="host:port an instance binds to.")
+    instance: str = Field(
+        "api",
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="This instance's name, in the X-Served-By header (and, later, logs).",
+    )
     log_level: LogLevel = "info"
     db_threads: int = Field(
         4, ge=1, le=64, description="PostgreSQL: threads (each) for reads and for writes."

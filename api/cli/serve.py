@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import logging
 import signal
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config
@@ -16,6 +18,8 @@ from api.cli.migrate import apply_migrations
 from api.db.engine import build_engine
 from api.db.migrate import ensure_current
 from api.settings import Settings, load_settings
+
+T = TypeVar("T")
 
 
 def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,6 +60,15 @@ async def _serve(settings: Settings) -> None:
     await hypercorn_serve(create_app(settings), config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
 
 
+def event_loop_runner(main: Coroutine[Any, Any, T]) -> T:
+    """Run ``main`` on uvloop (asyncio's own loop where uvloop does not exist, e.g. Windows)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
 def run(args: argparse.Namespace) -> int:
     overrides = {"listen": args.listen} if args.listen else {}
     settings = load_settings(**overrides)
@@ -67,10 +80,5 @@ def run(args: argparse.Namespace) -> int:
         print(apply_migrations(settings), flush=True)
     announce_admin_key(settings)
     print(f"fichas serving on http://{settings.listen} (Ctrl+C to stop)", flush=True)
-    try:
-        import uvloop
-    except ImportError:  # Windows has no uvloop; asyncio's loop works, slower
-        asyncio.run(_serve(settings))
-    else:
-        uvloop.run(_serve(settings))
+    event_loop_runner(_serve(settings))
     return 0

@@ -24,10 +24,13 @@ def _header(scope: Scope, name: bytes) -> str:
 
 class RequestIdMiddleware:
     """Tags each request with an id (the proxy's ``X-Request-ID`` if sane, else a new one),
-    echoed in the response and in every problem body, so a report can be found in the logs."""
+    echoed in the response and in every problem body, so a report can be found in the logs; and
+    says which instance answered (``X-Served-By``), so ops can follow a request through the
+    cluster."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, instance: str) -> None:
         self.app = app
+        self.instance = instance
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -39,7 +42,9 @@ class RequestIdMiddleware:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
+                headers["X-Served-By"] = self.instance
             await send(message)
 
         await self.app(scope, receive, send_with_id)

@@ -39,7 +39,7 @@ def test_every_verb_has_help(argv: list[str], capsys: pytest.CaptureFixture[str]
         build_parser().parse_args([*argv, "--help"])
     assert exited.value.code == 0
     assert "usage: fichas" in capsys.readouterr().out
-    assert len(VERBS) == 4
+    assert len(VERBS) == 6
 
 
 def test_commands_on_an_unmigrated_database_say_what_to_run(
@@ -105,3 +105,10 @@ def test_demo_data_is_realistic_and_idempotent(
             assert numeros == list(range(1, 301))
     finally:
         engine.dispose()
+
+
+def test_status_without_a_cluster_says_how_to_start_one(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["status"]) == 1
+    assert "fichas up" in capsys.readouterr().out

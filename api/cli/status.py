@@ -1,0 +1,51 @@
+"""``fichas status``: what ``fichas up`` runs now — each process, its health, uptime, restarts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import urllib.request
+from urllib.parse import urlsplit
+
+from api.settings import load_settings
+from proxy.cluster import status_path
+
+
+def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = verbs.add_parser("status", help="show the running cluster's processes")
+    parser.set_defaults(run=run)
+
+
+def _health(url: str | None) -> str:
+    if url is None:
+        return "-"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - loopback URL we wrote
+            return "healthy" if answer.status == 200 else f"HTTP {answer.status}"
+    except OSError as exc:
+        return f"down ({type(exc).__name__})"
+
+
+def _uptime(started_at: float) -> str:
+    seconds = int(time.time() - started_at)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m{rest % 60:02d}s"
+
+
+def run(args: argparse.Namespace) -> int:
+    path = status_path(load_settings())
+    if not path.exists():
+        print(f"fichas: no cluster is running here ({path} is absent); start one with `fichas up`")
+        return 1
+    status = json.loads(path.read_text())
+    print(f"supervisor pid {status['supervisor_pid']}")
+    print(f"{'process':<8} {'port':>6} {'pid':>8} {'health':<22} {'uptime':>11} {'restarts':>8}")
+    for child in [*status["instances"], status["proxy"]]:
+        port = urlsplit(child["health_url"]).port if child["health_url"] else None
+        print(
+            f"{child['name']:<8} {port or '-':>6} {child['pid'] or '-':>8} "
+            f"{_health(child['health_url']):<22} {_uptime(child['started_at']):>11} "
+            f"{child['restarts']:>8}"
+        )
+    return 0

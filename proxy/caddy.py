@@ -35,16 +35,36 @@ class ProxyConfig:
             keep_trailing_newline=True,
             autoescape=False,  # noqa: S701 - a Caddyfile, not HTML
         )
-        scheme = "https" if self.tls else "http"
+        host, _, port = self.listen.rpartition(":")
+        # Plain HTTP answers whatever Host the PCs use (an IP, a name); with TLS the site is
+        # named, since its certificate must be.
+        site = f"https://{self.listen}" if self.tls else f"http://:{port}"
         return environment.get_template("Caddyfile.j2").render(
-            site=f"{scheme}://{self.listen}",
-            bind=self.listen.rpartition(":")[0].strip("[]") or "0.0.0.0",  # noqa: S104
+            site=site,
+            bind=host.strip("[]") or "0.0.0.0",  # noqa: S104 - the listener the user asked for
             upstreams=self.upstreams,
             admin=self.admin,
             max_body_bytes=self.max_body_bytes,
+            too_large=greater_than_pattern(self.max_body_bytes),
             grace_seconds=self.grace_seconds,
             tls=self.tls,
         )
+
+
+def greater_than_pattern(limit: int) -> str:
+    """A regular expression matching the decimal numbers above ``limit`` (no leading zeros).
+
+    Caddy matches headers by regexp, not by value; this lets it refuse a declared
+    Content-Length over the limit before reading or forwarding anything.
+    """
+    digits = str(limit)
+    longer = f"[1-9][0-9]{{{len(digits)},}}"
+    same_length = [
+        f"{digits[:i]}[{int(d) + 1}-9][0-9]{{{len(digits) - i - 1}}}"
+        for i, d in enumerate(digits)
+        if d != "9"
+    ]
+    return "^(?:" + "|".join([longer, *same_length]) + ")$"
 
 
 def caddy_binary() -> str:

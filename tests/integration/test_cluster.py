@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -107,6 +108,15 @@ def test_requests_spread_over_every_instance(cluster: Cluster) -> None:
     assert set(served) == {"api-1", "api-2", "api-3"}, served
 
 
+def test_any_host_name_reaches_the_api(cluster: Cluster) -> None:
+    # PCs reach the server by its LAN address or name, never by the address it binds.
+    with cluster.client() as client:
+        for host in ("fichas.local", "192.168.0.10:8080"):
+            response = client.get("/health", headers={"Host": host})
+            assert response.status_code == 200
+            assert response.json() == {"status": "ok"}
+
+
 def test_status_shows_every_process_healthy(cluster: Cluster) -> None:
     env = {**os.environ, "FICHAS_DATA_DIR": str(cluster.data_dir)}
     shown = subprocess.run(
@@ -131,6 +141,17 @@ def test_internal_endpoints_are_not_public(cluster: Cluster) -> None:
     assert admin.startswith("http://127.0.0.1:")  # Caddy's admin API: loopback only
     for instance in cluster.status()["instances"]:
         assert instance["health_url"].startswith("http://127.0.0.1:")
+
+
+@pytest.mark.parametrize("attempt", range(5))  # the proxy, not a race, decides
+def test_bodies_over_the_limit_are_413_problems(cluster: Cluster, attempt: int) -> None:
+    body = b'{"nome": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    with cluster.client() as client:
+        response = client.post(
+            "/clientes", content=body, headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == 413, response.text[:300]
+    assert response.headers["content-type"] == "application/problem+json"
 
 
 @pytest.mark.parametrize("encoding", ["zstd", "gzip"])
@@ -246,9 +267,28 @@ def test_rolling_restart_under_load_loses_nothing(cluster: Cluster) -> None:
     assert {i["name"]: i["restarts"] - 1 for i in cluster.status()["instances"]} == restarts
 
 
-def test_sigterm_stops_every_process(cluster: Cluster) -> None:
+def test_sigterm_lets_requests_in_flight_finish_then_stops_every_process(
+    cluster: Cluster,
+) -> None:
     pids = [child["pid"] for child in [*cluster.status()["instances"], cluster.status()["proxy"]]]
-    cluster.process.send_signal(signal.SIGTERM)
+    body = json.dumps({"nome": "Chegou durante o desligamento"}).encode()
+    host, port = cluster.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=20) as in_flight:
+        # Half a request is in: the proxy has it when SIGTERM arrives.
+        in_flight.sendall(
+            b"POST /clientes HTTP/1.1\r\nHost: fichas\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {cluster.token}\r\n".encode()
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[:10]
+        )
+        time.sleep(0.5)
+        cluster.process.send_signal(signal.SIGTERM)
+        time.sleep(1)
+        with pytest.raises(OSError):  # new connections are refused at once
+            socket.create_connection((host, int(port)), timeout=2).close()
+        in_flight.sendall(body[10:])
+        answer = in_flight.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 201"), answer[:300]
     assert cluster.process.wait(timeout=30) == 0, cluster.log_path.read_text()[-3000:]
     assert not [pid for pid in pids if _alive(pid)]
     assert not (cluster.data_dir / "cluster" / "status.json").exists()

@@ -1,0 +1,46 @@
+"""The proxy configuration: rendered for any number of instances, and accepted by Caddy."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from proxy.caddy import ProxyConfig, ProxyConfigError, greater_than_pattern, write_config
+
+
+@given(limit=st.integers(0, 10**9), value=st.integers(0, 10**12))
+def test_greater_than_pattern_matches_exactly_the_larger_numbers(limit: int, value: int) -> None:
+    assert bool(re.fullmatch(greater_than_pattern(limit), str(value))) is (value > limit)
+
+
+@pytest.mark.parametrize("tls", [None, "internal"])
+@pytest.mark.parametrize("instances", [1, 3])
+def test_rendered_config_passes_caddy_validate(
+    tmp_path: Path, instances: int, tls: str | None
+) -> None:
+    config = ProxyConfig(
+        listen="127.0.0.1:8080",
+        upstreams=[f"127.0.0.1:{9000 + n}" for n in range(instances)],
+        admin="127.0.0.1:2019",
+        max_body_bytes=1024 * 1024,
+        tls=tls,
+    )
+    rendered = write_config(config, tmp_path / "Caddyfile").read_text()
+    assert rendered.count("127.0.0.1:90") == instances
+    assert "admin 127.0.0.1:2019" in rendered
+    assert ("skip_install_trust" in rendered) is bool(tls)
+
+
+def test_caddy_refuses_a_broken_config(tmp_path: Path) -> None:
+    config = ProxyConfig(
+        listen="127.0.0.1:no-port",
+        upstreams=["127.0.0.1:9000"],
+        admin="127.0.0.1:2019",
+        max_body_bytes=1,
+    )
+    with pytest.raises(ProxyConfigError, match="caddy rejected"):
+        write_config(config, tmp_path / "Caddyfile")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -90,8 +89,3 @@ def admin(settings: Settings, engine: Engine) -> Iterator[TestClient]:
     token = make_token(engine, "admin-teste", ["read", "write", "admin"])
     with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
         yield _as(test_client, token)
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data"

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -124,18 +123,6 @@ def machine_busy() -> tuple[int, int]:
 # ---------------------------------------------------------------------------------------------
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM by PID and wait (the supervisor stops its children); SIGKILL if it lingers."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @contextmanager
 def running_cluster(data_dir: Path, instances: int) -> Iterator[tuple[int, int]]:
     """``fichas up --instances N`` on a free loopback port; yields (supervisor pid, port)."""
@@ -155,7 +142,7 @@ def running_cluster(data_dir: Path, instances: int) -> Iterator[tuple[int, int]]
             time.sleep(0.2)
         yield process.pid, port
     finally:
-        stop(process)
+        core_api.stop(process, timeout=30)  # the supervisor drains its children first
 
 
 @contextmanager

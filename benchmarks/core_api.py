@@ -266,13 +266,13 @@ def health_ok(port: int) -> bool:
         return False
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM by PID, SIGKILL if it lingers."""
+def stop(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """SIGTERM by PID, SIGKILL if it lingers past ``timeout`` seconds."""
     if process.poll() is not None:
         return
     process.send_signal(signal.SIGTERM)
     try:
-        process.wait(timeout=15)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()

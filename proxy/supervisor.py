@@ -28,6 +28,18 @@ from pathlib import Path
 log = logging.getLogger("fichas.supervisor")
 
 
+HEALTHY = "healthy"
+
+
+def probe(url: str, timeout: float = 1) -> str:
+    """``healthy`` when ``GET url`` answers 200, else why not (for ``fichas status`` too)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - loopback URL we wrote
+            return HEALTHY if answer.status == 200 else f"HTTP {answer.status}"
+    except OSError as exc:
+        return f"down ({type(exc).__name__})"
+
+
 @dataclass
 class Child:
     """One supervised process: what starts it, and what became of it."""
@@ -62,11 +74,7 @@ class Child:
     def healthy(self) -> bool:
         if self.health_url is None:
             return self.process is not None and self.process.returncode is None
-        try:
-            with urllib.request.urlopen(self.health_url, timeout=1) as answer:  # noqa: S310
-                return bool(answer.status == 200)
-        except OSError:
-            return False
+        return probe(self.health_url) == HEALTHY
 
     async def wait_healthy(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

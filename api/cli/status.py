@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import urllib.request
 from urllib.parse import urlsplit
 
 from api.settings import load_settings
 from proxy.cluster import status_path
+from proxy.supervisor import probe
 
 
 def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -18,13 +18,7 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _health(url: str | None) -> str:
-    if url is None:
-        return "-"
-    try:
-        with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - loopback URL we wrote
-            return "healthy" if answer.status == 200 else f"HTTP {answer.status}"
-    except OSError as exc:
-        return f"down ({type(exc).__name__})"
+    return "-" if url is None else probe(url, timeout=2)
 
 
 def _uptime(started_at: float) -> str:

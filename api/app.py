@@ -17,7 +17,11 @@ from api.db.gateway import Database
 from api.db.migrate import ensure_current
 from api.domain.errors import DomainError
 from api.http.context import Services
-from api.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from api.http.middleware import (
+    BodyLimitMiddleware,
+    ForwardedForMiddleware,
+    RequestIdMiddleware,
+)
 from api.http.problems import (
     Problem,
     handle_domain_error,
@@ -48,6 +52,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=build_routes(operations),
         middleware=[
+            Middleware(ForwardedForMiddleware, trusted=settings.trusted_proxies),
             Middleware(RequestIdMiddleware, instance=settings.instance),
             Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
         ],

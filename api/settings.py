@@ -7,14 +7,16 @@ naming the variable, instead of failing on the first request that needs it.
 from __future__ import annotations
 
 import os
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["debug", "info", "warning", "error"]
+Network = IPv4Network | IPv6Network
 
 
 class SettingsError(Exception):
@@ -50,6 +52,10 @@ class Settings(BaseSettings):
         "America/Sao_Paulo", description="The factory's time zone: due dates are its local days."
     )
     page_size: int = Field(50, ge=1, le=200, description="Default page size of list endpoints.")
+    trusted_proxies: Annotated[list[Network], NoDecode] = Field(
+        [ip_network("127.0.0.1/32"), ip_network("::1/128")],
+        description="Comma-separated networks whose X-Forwarded-For is believed (the proxy's).",
+    )
 
     @field_validator("listen")
     @classmethod
@@ -57,6 +63,13 @@ class Settings(BaseSettings):
         host, sep, port = value.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError("must be host:port, e.g. 127.0.0.1:8000")
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [ip_network(part.strip()) for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("timezone")

@@ -27,6 +27,8 @@ def test_defaults_use_sqlite_under_the_data_dir(monkeypatch: pytest.MonkeyPatch)
         ("FICHAS_LOG_LEVEL", "loud", "debug"),
         ("FICHAS_DATABASE_URL", "mysql://x", "sqlite"),
         ("FICHAS_TIMEZONE", "Mars/Olympus", "time zone"),
+        ("FICHAS_TRUSTED_PROXIES", "10.0.0.1/8", "host bits set"),
+        ("FICHAS_TRUSTED_PROXIES", "caddy", "does not appear to be an IPv4 or IPv6"),
     ],
 )
 def test_bad_values_stop_with_the_variable_named(
@@ -42,3 +44,10 @@ def test_unknown_fichas_variables_are_refused(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("FICHAS_DATABSE_URL", "sqlite:///typo.db")  # a typo must not pass silently
     with pytest.raises(SettingsError, match="FICHAS_DATABSE_URL"):
         load_settings()
+
+
+def test_trusted_proxies_are_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FICHAS_TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8")
+    assert [str(n) for n in load_settings().trusted_proxies] == ["10.0.0.0/8", "fd00::/8"]
+    monkeypatch.setenv("FICHAS_TRUSTED_PROXIES", "")
+    assert load_settings().trusted_proxies == []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Sequence
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
@@ -86,4 +88,54 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, receive_within_limit, send)
+        return None
+
+
+class ForwardedForMiddleware:
+    """Puts the PC's address, not the proxy's, in ``scope["client"]`` — believing
+    ``X-Forwarded-For`` only when the peer is a trusted proxy.
+
+    Behind Caddy every peer is Caddy, and Caddy (trusting no proxy in front of itself) replaces
+    whatever a PC claims with the address it saw. From any other peer the header is a claim
+    anybody can forge, so it is ignored. Walking the list from the right, trusted hops are
+    skipped and the first address beyond them is the client. (Hypercorn's ProxyFixMiddleware
+    trusts a number of hops whoever the peer is; hence this small class.)
+    """
+
+    def __init__(self, app: ASGIApp, trusted: Sequence[IPv4Network | IPv6Network]) -> None:
+        self.app = app
+        self.trusted = tuple(trusted)
+
+    def _trusted(self, address: IPv4Address | IPv6Address) -> bool:
+        return any(address in network for network in self.trusted)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if scope["type"] == "http" and client:
+            forwarded = self._forwarded_client(client[0], scope["headers"])
+            if forwarded is not None:
+                scope["client"] = (forwarded, 0)
+        await self.app(scope, receive, send)
+
+    def _forwarded_client(self, peer: str, headers: list[tuple[bytes, bytes]]) -> str | None:
+        """The address trusted proxies say the request came from; None to keep the peer's."""
+        address = _address(peer)
+        if address is None or not self._trusted(address):
+            return None
+        hops = ",".join(v.decode("latin-1") for k, v in headers if k == b"x-forwarded-for")
+        client = None
+        for hop in reversed(hops.split(",")):
+            address = _address(hop.strip())
+            if address is None:
+                break  # garbage: keep the last address that could be believed
+            client = address
+            if not self._trusted(address):
+                break
+        return None if client is None else str(client)
+
+
+def _address(text: str) -> IPv4Address | IPv6Address | None:
+    try:
+        return ip_address(text)
+    except ValueError:
         return None

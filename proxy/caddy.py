@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -18,13 +20,25 @@ class ProxyConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class OwnCertificate:
+    """A certificate (PEM, full chain) and its private key, given by whoever runs the cluster."""
+
+    cert: Path
+    key: Path
+
+
+# None: plain HTTP; "internal": Caddy's own CA issues the certificate; else the operator's.
+Tls = Literal["internal"] | OwnCertificate | None
+
+
+@dataclass(frozen=True)
 class ProxyConfig:
     listen: str  # host:port of the public listener
     upstreams: list[str]  # host:port of each API instance
     admin: str  # host:port of Caddy's admin API (loopback)
     max_body_bytes: int
     grace_seconds: int = 10
-    tls: str | None = None  # None: plain HTTP; "internal": Caddy's own CA; "CERT KEY": files
+    tls: Tls = None
 
     def render(self) -> str:
         environment = Environment(
@@ -36,9 +50,16 @@ class ProxyConfig:
             autoescape=False,  # noqa: S701 - a Caddyfile, not HTML
         )
         host, _, port = self.listen.rpartition(":")
-        # Plain HTTP answers whatever Host the PCs use (an IP, a name); with TLS the site is
-        # named, since its certificate must be.
-        site = f"https://{self.listen}" if self.tls else f"http://:{port}"
+        # Any Host the PCs use (an IP, a name) is answered; only Caddy's internal CA needs a name
+        # to issue its certificate for, the listen host. An own certificate carries its names.
+        if self.tls is None:
+            site, tls = f"http://:{port}", None
+        elif self.tls == "internal":
+            site, tls = f"https://{self.listen}", "internal"
+        else:
+            # Caddyfile tokens are quoted like JSON strings, so any path is safe.
+            site = f"https://:{port}"
+            tls = f"{json.dumps(str(self.tls.cert))} {json.dumps(str(self.tls.key))}"
         return environment.get_template("Caddyfile.j2").render(
             site=site,
             bind=host.strip("[]") or "0.0.0.0",  # noqa: S104 - the listener the user asked for
@@ -47,7 +68,7 @@ class ProxyConfig:
             max_body_bytes=self.max_body_bytes,
             too_large=greater_than_pattern(self.max_body_bytes),
             grace_seconds=self.grace_seconds,
-            tls=self.tls,
+            tls=tls,
         )
 
 

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from api.settings import Settings
-from proxy.caddy import ProxyConfig, caddy_binary, write_config
-from proxy.supervisor import Child, Supervisor
+from proxy.caddy import ProxyConfig, Tls, caddy_binary, write_config
+from proxy.supervisor import Child, ScrapeTarget, Supervisor
 
 
 def free_port() -> int:
@@ -28,7 +28,7 @@ def status_path(settings: Settings) -> Path:
     return cluster_dir(settings) / "status.json"
 
 
-def build_cluster(settings: Settings, *, instances: int, listen: str, tls: bool) -> Supervisor:
+def build_cluster(settings: Settings, *, instances: int, listen: str, tls: Tls) -> Supervisor:
     ports = [free_port() for _ in range(instances)]
     admin = f"127.0.0.1:{free_port()}"
     directory = cluster_dir(settings)
@@ -37,7 +37,7 @@ def build_cluster(settings: Settings, *, instances: int, listen: str, tls: bool)
         upstreams=[f"127.0.0.1:{port}" for port in ports],
         admin=admin,
         max_body_bytes=settings.max_body_bytes,
-        tls="internal" if tls else None,
+        tls=tls,
     )
     caddyfile = write_config(config, directory / "Caddyfile")
     children = [
@@ -46,6 +46,7 @@ def build_cluster(settings: Settings, *, instances: int, listen: str, tls: bool)
             argv=[sys.executable, "-m", "api.cli", "serve"],
             env={**os.environ, "FICHAS_LISTEN": f"127.0.0.1:{port}", "FICHAS_INSTANCE": f"api-{n}"},
             health_url=f"http://127.0.0.1:{port}/health",
+            scrape=ScrapeTarget("fichas-api", f"127.0.0.1:{port}"),
         )
         for n, port in enumerate(ports, start=1)
     ]
@@ -60,5 +61,6 @@ def build_cluster(settings: Settings, *, instances: int, listen: str, tls: bool)
         argv=[caddy_binary(), "run", "--config", str(caddyfile), "--adapter", "caddyfile"],
         env=caddy_env,
         health_url=f"http://{admin}/config/",
+        scrape=ScrapeTarget("caddy", admin),
     )
-    return Supervisor(children, proxy, status_path(settings))
+    return Supervisor(children, proxy, status_path(settings), metrics_port=free_port())

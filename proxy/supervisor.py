@@ -10,6 +10,9 @@ runs for ``fichas status`` — all easier to say in forty lines here than in a m
 - SIGTERM/SIGINT stop the proxy first (it stops accepting and lets requests in flight finish),
   then the instances (each drains the same way);
 - SIGHUP restarts the instances one at a time, each healthy again before the next.
+
+It serves its own ``/metrics`` on loopback and writes, beside the status file, a Prometheus
+file-SD targets file listing every process it runs that has metrics, and itself.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ import urllib.request
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from proxy.metrics import SupervisedProcesses, serve_metrics
 
 log = logging.getLogger("fichas.supervisor")
 
@@ -40,6 +47,14 @@ def probe(url: str, timeout: float = 1) -> str:
         return f"down ({type(exc).__name__})"
 
 
+@dataclass(frozen=True)
+class ScrapeTarget:
+    """Where Prometheus finds a process's metrics (path /metrics), and the job it belongs to."""
+
+    job: str
+    address: str  # host:port
+
+
 @dataclass
 class Child:
     """One supervised process: what starts it, and what became of it."""
@@ -48,6 +63,7 @@ class Child:
     argv: list[str]
     env: dict[str, str]
     health_url: str | None = None
+    scrape: ScrapeTarget | None = None
     process: asyncio.subprocess.Process | None = None
     started_at: float = 0.0
     restarts: int = 0
@@ -71,9 +87,13 @@ class Child:
             process.kill()
             await process.wait()
 
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
     def healthy(self) -> bool:
         if self.health_url is None:
-            return self.process is not None and self.process.returncode is None
+            return self.running
         return probe(self.health_url) == HEALTHY
 
     async def wait_healthy(self, timeout: float) -> bool:
@@ -102,6 +122,7 @@ class Supervisor:
         proxy: Child,
         status_path: Path,
         *,
+        metrics_port: int | None = None,
         crash_limit: int = 5,
         crash_window: float = 60.0,
         drain_seconds: float = 15.0,
@@ -109,6 +130,10 @@ class Supervisor:
         self.instances = instances
         self.proxy = proxy
         self.status_path = status_path
+        self.metrics_port = metrics_port
+        # Shared with what runs beside the supervisor (the backup scheduler adds its metrics).
+        self.registry = CollectorRegistry()
+        self.registry.register(SupervisedProcesses(lambda: self.children))
         self.crash_limit = crash_limit
         self.crash_window = crash_window
         self.drain_seconds = drain_seconds
@@ -120,12 +145,27 @@ class Supervisor:
     def children(self) -> list[Child]:
         return [*self.instances, self.proxy]
 
+    @property
+    def targets_path(self) -> Path:
+        return self.status_path.with_name("targets.json")
+
     async def run(self, ready: asyncio.Event | None = None) -> int:
         """Start everything, supervise until told to stop; the exit status."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stopping.set)
         loop.add_signal_handler(signal.SIGHUP, self._rolling_restart)
+        metrics = (
+            None if self.metrics_port is None else serve_metrics(self.registry, self.metrics_port)
+        )
+        try:
+            return await self._supervise(ready)
+        finally:
+            if metrics is not None:
+                metrics.shutdown()
+                metrics.server_close()
+
+    async def _supervise(self, ready: asyncio.Event | None) -> int:
         for instance in self.instances:
             await instance.start()
         for instance in self.instances:
@@ -137,6 +177,7 @@ class Supervisor:
             self._failure = "the proxy did not come up within 30 s"
             return await self._shutdown()
         self._write_status()
+        self._write_targets()
         if ready is not None:
             ready.set()
         watchers = [asyncio.create_task(self._watch(child)) for child in self.children]
@@ -211,11 +252,34 @@ class Supervisor:
         return 0
 
     def _write_status(self) -> None:
+        metrics_url = (
+            None if self.metrics_port is None else f"http://127.0.0.1:{self.metrics_port}/metrics"
+        )
         status = {
             "supervisor_pid": os.getpid(),
+            "metrics_url": metrics_url,
             "instances": [i.describe() for i in self.instances],
             "proxy": self.proxy.describe(),
         }
-        temporary = self.status_path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(status, indent=2))
-        temporary.replace(self.status_path)
+        _write_atomically(self.status_path, status)
+
+    def _write_targets(self) -> None:
+        """Prometheus file SD: one group per process, so each keeps its name as ``instance``
+        (stable across restarts of the cluster, whose ports are picked afresh)."""
+        named = [(child.name, child.scrape) for child in self.children if child.scrape]
+        if self.metrics_port is not None:
+            named.append(
+                ("supervisor", ScrapeTarget("fichas-supervisor", f"127.0.0.1:{self.metrics_port}"))
+            )
+        groups = [
+            {"targets": [target.address], "labels": {"job": target.job, "instance": name}}
+            for name, target in named
+        ]
+        _write_atomically(self.targets_path, groups)
+
+
+def _write_atomically(path: Path, content: object) -> None:
+    """Readers (``fichas status``, Prometheus) never see half a file."""
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(content, indent=2))
+    temporary.replace(path)

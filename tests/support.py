@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import trustme
 from sqlalchemy import Engine, MetaData, text
 from sqlalchemy.engine import make_url
 
@@ -23,6 +24,7 @@ from api.db import migrate
 from api.db.engine import WRITE, build_engine
 from api.db.tables import metadata
 from api.settings import Settings
+from proxy.caddy import OwnCertificate
 from proxy.cluster import free_port
 
 POSTGRES_URL = os.environ.get(
@@ -157,3 +159,14 @@ def new_pedido(client: httpx2.Client, **fields: Any) -> dict[str, Any]:
         fields["tipo_id"] = new_tipo(client)["id"]
     body = {"descricao": "50 camisetas", "quantidade": 50, "valor_unitario": 1990, **fields}
     return create(client, "/pedidos", body)
+
+
+def own_certificate(directory: Path) -> OwnCertificate:
+    """A certificate for fichas.local and 127.0.0.1 from a throwaway CA (its root in ca.pem)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca = trustme.CA()
+    issued = ca.issue_cert("fichas.local", "127.0.0.1")
+    ca.cert_pem.write_to_path(str(directory / "ca.pem"))
+    issued.private_key_pem.write_to_path(str(directory / "key.pem"))
+    issued.cert_chain_pems[0].write_to_path(str(directory / "cert.pem"))
+    return OwnCertificate(directory / "cert.pem", directory / "key.pem")

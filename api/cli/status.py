@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"fichas: no cluster is running here ({path} is absent); start one with `fichas up`")
         return 1
     status = json.loads(path.read_text())
-    print(f"supervisor pid {status['supervisor_pid']}")
+    print(f"supervisor pid {status['supervisor_pid']}, metrics on {status['metrics_url']}")
     print(f"{'process':<8} {'port':>6} {'pid':>8} {'health':<22} {'uptime':>11} {'restarts':>8}")
     for child in [*status["instances"], status["proxy"]]:
         port = urlsplit(child["health_url"]).port if child["health_url"] else None

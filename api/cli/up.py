@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import sys
+from pathlib import Path
 
 from api.cli.migrate import apply_migrations
 from api.cli.serve import announce_admin_key, event_loop_runner
 from api.settings import load_settings
+from proxy.caddy import OwnCertificate, Tls
 from proxy.cluster import build_cluster
 
 DEFAULT_LISTEN = "0.0.0.0:8080"
@@ -20,13 +24,36 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument(
         "--listen", default=DEFAULT_LISTEN, help=f"public host:port (default {DEFAULT_LISTEN})"
     )
-    parser.add_argument("--tls", action="store_true", help="HTTPS with Caddy's internal CA")
+    parser.add_argument(
+        "--tls", action="store_true", help="HTTPS with a certificate from Caddy's internal CA"
+    )
+    parser.add_argument("--tls-cert", type=Path, help="HTTPS with your own certificate (PEM)")
+    parser.add_argument("--tls-key", type=Path, help="the private key (PEM) of --tls-cert")
     parser.set_defaults(run=run)
+
+
+def _tls(args: argparse.Namespace) -> Tls:
+    """What HTTPS to serve; ValueError saying why when the options make no sense."""
+    if args.tls_cert is None and args.tls_key is None:
+        return "internal" if args.tls else None
+    if args.tls:
+        raise ValueError("--tls (Caddy's internal CA) or --tls-cert/--tls-key, not both")
+    if args.tls_cert is None or args.tls_key is None:
+        raise ValueError("--tls-cert and --tls-key go together")
+    for path in (args.tls_cert, args.tls_key):
+        if not os.access(path, os.R_OK):
+            raise ValueError(f"cannot read {path}")
+    return OwnCertificate(args.tls_cert.resolve(), args.tls_key.resolve())
 
 
 def run(args: argparse.Namespace) -> int:
     if not 1 <= args.instances <= 32:
-        print("fichas: --instances must be between 1 and 32")
+        print("fichas: --instances must be between 1 and 32", file=sys.stderr)
+        return 2
+    try:
+        tls = _tls(args)
+    except ValueError as exc:
+        print(f"fichas: {exc}", file=sys.stderr)
         return 2
     settings = load_settings()
     logging.basicConfig(
@@ -35,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     print(apply_migrations(settings), flush=True)
     announce_admin_key(settings)
-    supervisor = build_cluster(settings, instances=args.instances, listen=args.listen, tls=args.tls)
+    supervisor = build_cluster(settings, instances=args.instances, listen=args.listen, tls=tls)
 
     async def main() -> int:
         ready = asyncio.Event()
@@ -43,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         waiting = asyncio.create_task(ready.wait())
         await asyncio.wait({running, waiting}, return_when=asyncio.FIRST_COMPLETED)
         if ready.is_set():
-            scheme = "https" if args.tls else "http"
+            scheme = "http" if tls is None else "https"
             print(
                 f"fichas is up on {scheme}://{args.listen} with {args.instances} instances; "
                 f"admin key in {settings.data_dir / 'admin.key'}; "

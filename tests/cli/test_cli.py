@@ -25,6 +25,8 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     "argv",
     [
         [],
+        ["up"],
+        ["status"],
         ["serve"],
         ["migrate"],
         ["keys"],
@@ -105,6 +107,23 @@ def test_demo_data_is_realistic_and_idempotent(
             assert numeros == list(range(1, 301))
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--instances", "0"], "between 1 and 32"),
+        (["--tls", "--tls-cert", "c.pem", "--tls-key", "k.pem"], "not both"),
+        (["--tls-cert", "c.pem"], "go together"),
+        (["--tls-cert", "absent.pem", "--tls-key", "absent.pem"], "cannot read absent.pem"),
+    ],
+)
+def test_up_refuses_options_that_make_no_sense(
+    data_dir: Path, options: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["up", *options]) == 2
+    assert message in capsys.readouterr().err
+    assert not (data_dir / "fichas.db").exists()  # refused before touching anything
 
 
 def test_status_without_a_cluster_says_how_to_start_one(

@@ -27,7 +27,7 @@ import httpx2
 import pytest
 
 from proxy.cluster import free_port
-from tests.support import stop
+from tests.support import own_certificate, stop
 
 STARTUP_SECONDS = 90
 
@@ -67,7 +67,7 @@ def running_cluster(data_dir: Path, *options: str) -> Iterator[Cluster]:
     argv = [sys.executable, "-m", "api.cli", "up", "--listen", f"127.0.0.1:{port}", *options]
     with log_path.open("wb") as log:
         process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
-    scheme = "https" if "--tls" in options else "http"
+    scheme = "https" if any(o.startswith("--tls") for o in options) else "http"
     cluster = Cluster(f"{scheme}://127.0.0.1:{port}", "", process, data_dir, log_path)
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
@@ -93,13 +93,26 @@ def test_tls_with_the_internal_ca(tmp_path: Path) -> None:
     with running_cluster(tmp_path, "--instances", "1", "--tls") as cluster:
         roots = list((tmp_path / "cluster" / "caddy-data").rglob("local/root.crt"))
         assert len(roots) == 1
-        verify = ssl.create_default_context(cafile=str(roots[0]))
-        with httpx2.Client(base_url=cluster.base_url, verify=verify, timeout=10) as client:
-            response = client.get("/health")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+        assert _https_health(cluster, roots[0]) == {"status": "ok"}
     trusted_after = set(trust_store.iterdir()) if trust_store.exists() else set()
     assert trusted_after == trusted_before, "the machine's trust store must not change"
+
+
+def test_tls_with_your_own_certificate(tmp_path: Path) -> None:
+    certificate = own_certificate(tmp_path / "tls")
+    options = ["--tls-cert", str(certificate.cert), "--tls-key", str(certificate.key)]
+    with running_cluster(tmp_path, "--instances", "1", *options) as cluster:
+        assert _https_health(cluster, tmp_path / "tls" / "ca.pem") == {"status": "ok"}
+
+
+def _https_health(cluster: Cluster, ca: Path) -> Any:
+    """GET /health over HTTPS trusting only ``ca`` (no ``-k``)."""
+    assert cluster.base_url.startswith("https://")
+    verify = ssl.create_default_context(cafile=str(ca))
+    with httpx2.Client(base_url=cluster.base_url, verify=verify, timeout=10) as client:
+        response = client.get("/health")
+    assert response.status_code == 200
+    return response.json()
 
 
 def test_requests_spread_over_every_instance(cluster: Cluster) -> None:
@@ -141,6 +154,33 @@ def test_internal_endpoints_are_not_public(cluster: Cluster) -> None:
     assert admin.startswith("http://127.0.0.1:")  # Caddy's admin API: loopback only
     for instance in cluster.status()["instances"]:
         assert instance["health_url"].startswith("http://127.0.0.1:")
+
+
+def _scrape(url: str) -> str:
+    response = httpx2.get(url, timeout=5)
+    assert response.status_code == 200
+    return response.text
+
+
+def test_targets_file_lists_every_process_prometheus_should_scrape(cluster: Cluster) -> None:
+    groups = json.loads((cluster.data_dir / "cluster" / "targets.json").read_text())
+    labels = [(g["labels"]["job"], g["labels"]["instance"]) for g in groups]
+    assert labels == [
+        ("fichas-api", "api-1"),
+        ("fichas-api", "api-2"),
+        ("fichas-api", "api-3"),
+        ("caddy", "caddy"),
+        ("fichas-supervisor", "supervisor"),
+    ]
+    addresses = {name: g["targets"][0] for (_, name), g in zip(labels, groups, strict=True)}
+    assert all(a.startswith("127.0.0.1:") for a in addresses.values()), addresses
+    caddy = _scrape(f"http://{addresses['caddy']}/metrics")
+    assert "caddy_reverse_proxy_upstreams_healthy" in caddy
+    supervisor = _scrape(f"http://{addresses['supervisor']}/metrics")
+    for name in ("api-1", "api-2", "api-3", "caddy"):
+        assert f'fichas_process_up{{process="{name}"}} 1.0' in supervisor
+        assert f'fichas_process_restarts_total{{process="{name}"}}' in supervisor
+    assert cluster.status()["metrics_url"] == f"http://{addresses['supervisor']}/metrics"
 
 
 @pytest.mark.parametrize("attempt", range(5))  # the proxy, not a race, decides
@@ -239,6 +279,8 @@ def test_kill_9_under_load_loses_nothing(cluster: Cluster) -> None:
     after = cluster.status()["instances"][0]
     assert after["restarts"] == before["restarts"] + 1
     assert after["pid"] != before["pid"]
+    supervisor = _scrape(cluster.status()["metrics_url"])
+    assert f'fichas_process_restarts_total{{process="api-1"}} {after["restarts"]}.0' in supervisor
     with cluster.client() as client:
         served = Counter(client.get("/health").headers["x-served-by"] for _ in range(60))
         assert served["api-1"] > 0, served

@@ -18,12 +18,13 @@ from hypothesis import strategies as st
 from proxy.caddy import (
     ProxyConfig,
     ProxyConfigError,
+    Tls,
     caddy_binary,
     greater_than_pattern,
     write_config,
 )
 from proxy.cluster import free_port
-from tests.support import stop
+from tests.support import own_certificate, stop
 
 
 @given(limit=st.integers(0, 10**9), value=st.integers(0, 10**12))
@@ -31,11 +32,14 @@ def test_greater_than_pattern_matches_exactly_the_larger_numbers(limit: int, val
     assert bool(re.fullmatch(greater_than_pattern(limit), str(value))) is (value > limit)
 
 
-@pytest.mark.parametrize("tls", [None, "internal"])
+@pytest.mark.parametrize("https", ["none", "internal", "own"])
 @pytest.mark.parametrize("instances", [1, 3])
-def test_rendered_config_passes_caddy_validate(
-    tmp_path: Path, instances: int, tls: str | None
-) -> None:
+def test_rendered_config_passes_caddy_validate(tmp_path: Path, instances: int, https: str) -> None:
+    tls: Tls = None
+    if https == "internal":
+        tls = "internal"
+    elif https == "own":
+        tls = own_certificate(tmp_path / "a folder with spaces")
     config = ProxyConfig(
         listen="127.0.0.1:8080",
         upstreams=[f"127.0.0.1:{9000 + n}" for n in range(instances)],

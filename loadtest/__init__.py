@@ -1,0 +1,1 @@
+"""Load tests with k6: the PC workload, its runner and its reports."""

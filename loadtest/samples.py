@@ -1,0 +1,103 @@
+"""What a k6 run measured, gathered from the CSV samples k6 streams while it runs.
+
+k6's own summary has run-wide figures only; the report also needs them per endpoint and per
+second (for the chart), so every request's sample is kept: a 60 s run at 1,500 req/s is ~100,000
+floats, nothing to worry about.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# The two metrics read: every HTTP request's duration (ms), and the script's verdict on every
+# request a PC needed answered (1 right, 0 not), both tagged with the endpoint's name.
+DURATION, ANSWERED = "http_req_duration", "fichas_answered"
+
+
+@dataclass
+class Tally:
+    """Requests and verdicts of one endpoint, or of one second of the run."""
+
+    durations: list[float] = field(default_factory=list)
+    answered: int = 0
+    wrong: int = 0
+
+    @property
+    def success(self) -> float:
+        """% of requests answered right (100 when none was asked)."""
+        asked = self.answered + self.wrong
+        return 100.0 * self.answered / asked if asked else 100.0
+
+    def percentiles(self, *ranks: float) -> list[float]:
+        if not self.durations:
+            return [0.0 for _ in ranks]
+        return [float(p) for p in np.percentile(self.durations, ranks)]
+
+    def add(self, other: Tally) -> None:
+        self.durations += other.durations
+        self.answered += other.answered
+        self.wrong += other.wrong
+
+
+@dataclass
+class Samples:
+    by_endpoint: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    by_second: dict[int, Tally] = field(default_factory=lambda: defaultdict(Tally))
+
+    @property
+    def total(self) -> Tally:
+        total = Tally()
+        for tally in self.by_endpoint.values():
+            total.add(tally)
+        return total
+
+    first_ms: int | None = None
+    last_ms: int | None = None
+
+    @property
+    def seconds(self) -> float:
+        """How long requests were made: from the first sample to the last."""
+        if self.first_ms is None or self.last_ms is None:
+            return 0.0
+        return max(self.last_ms - self.first_ms, 1) / 1000
+
+    def read(self, lines: Iterable[str], on_second: Callable[[int, Tally], None]) -> None:
+        """Take k6's CSV output (header first, times in ms), calling ``on_second`` as each
+        second completes. Requests of the script's setup (k6 group ``::setup``) are not the PCs'
+        and are left out."""
+        rows = iter(lines)
+        header = next(csv.reader([next(rows, "")]))
+        if not header:
+            return
+        metric, stamp, value, name, group = (
+            header.index(column)
+            for column in ("metric_name", "timestamp", "metric_value", "name", "group")
+        )
+        current: int | None = None
+        for line in rows:
+            # The other metrics (a dozen per request) are skipped before any CSV parsing.
+            if not line.startswith((DURATION + ",", ANSWERED + ",")):
+                continue
+            row = next(csv.reader([line]))
+            if row[group] == "::setup":
+                continue
+            ms = int(row[stamp])
+            self.first_ms = ms if self.first_ms is None else min(self.first_ms, ms)
+            self.last_ms = ms if self.last_ms is None else max(self.last_ms, ms)
+            second = ms // 1000
+            if current is not None and second > current:
+                on_second(current - min(self.by_second), self.by_second[current])
+            current = second if current is None else max(current, second)
+            if row[metric] == DURATION:
+                self.by_endpoint[row[name]].durations.append(float(row[value]))
+                self.by_second[second].durations.append(float(row[value]))
+            else:
+                right = float(row[value]) > 0
+                for tally in (self.by_endpoint[row[name]], self.by_second[second]):
+                    tally.answered += right
+                    tally.wrong += not right

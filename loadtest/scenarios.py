@@ -1,0 +1,140 @@
+"""The load tests behind ``fichas loadtest``: ``pcs``, ``chaos`` and ``capacity``.
+
+Each runs the PC script (``scripts/pcs.js``) with k6 against a target — a cluster of its own on
+free ports unless a URL is given — with a temporary API key, then prints the table and leaves
+``summary.json`` and ``chart.png`` in the results folder. The exit status says whether the SLO
+held (for ``capacity``: whether any step held it).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from loadtest import k6, report
+from loadtest.target import Target, own_cluster, temporary_key
+
+SCENARIOS = ("pcs", "chaos", "capacity")
+DEFAULT_STEPS = (15, 25, 50, 100, 200, 400, 800, 1000, 1200, 1600, 2000)
+CHAOS_VICTIM = "api-1"
+
+
+@dataclass(frozen=True)
+class Plan:
+    scenario: str
+    pcs: int
+    seconds: float  # per run; for capacity, per step
+    think: float
+    slo: k6.Slo
+    results: Path
+    steps: tuple[int, ...] = DEFAULT_STEPS
+    target_url: str | None = None
+    admin_key: str | None = None
+    instances: int = 3
+
+
+def run(plan: Plan) -> int:
+    """Run the plan's scenario; 0 when the SLO held, 1 when it did not."""
+    plan.results.mkdir(parents=True, exist_ok=True)
+    print(f"fichas loadtest {plan.scenario}: SLO {plan.slo.describe()}; results in {plan.results}")
+    with _target(plan) as target:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        with temporary_key(target, f"loadtest-{plan.scenario}-{stamp}") as token:
+            if plan.scenario == "capacity":
+                return _capacity(plan, target, token)
+            return _steady(plan, target, token)
+
+
+@contextmanager
+def _target(plan: Plan) -> Iterator[Target]:
+    if plan.target_url is not None:
+        yield Target(plan.target_url.rstrip("/"), plan.admin_key or "")
+        return
+    with tempfile.TemporaryDirectory(prefix="fichas-loadtest-") as data_dir:
+        print(f"starting a cluster of {plan.instances} instances on demo data ...", flush=True)
+        with own_cluster(Path(data_dir), plan.instances, plan.results / "cluster.log") as target:
+            print(f"cluster up on {target.url}", flush=True)
+            yield target
+
+
+def _steady(plan: Plan, target: Target, token: str) -> int:
+    """``pcs``: the load for the whole duration; ``chaos``: the same, with an instance
+    killed (``kill -9``) halfway."""
+    load = k6.Load(target.url, token, plan.pcs, plan.seconds, plan.think)
+    events: list[tuple[float, str]] = []
+    with k6.running(load, plan.slo, plan.results, k6.Progress(plan.scenario)) as finish:
+        if plan.scenario == "chaos":
+            victim = target.instance_pids()[CHAOS_VICTIM]
+            time.sleep(plan.seconds / 2)
+            os.kill(victim, signal.SIGKILL)
+            events.append((time.time(), f"kill -9 {CHAOS_VICTIM}"))
+            print(f"  chaos: killed {CHAOS_VICTIM} (pid {victim}) with SIGKILL", flush=True)
+        result = finish()
+    return _conclude(plan, result, events)
+
+
+def _conclude(plan: Plan, result: k6.Run, events: list[tuple[float, str]]) -> int:
+    if not result.samples.by_second:
+        print(f"k6 made no request (exit status {result.exit_code}); see {plan.results}/k6.log")
+        return 2
+    start = min(result.samples.by_second)
+    marks = [report.Event(when - start, label) for when, label in events]
+    print(report.table(result))
+    report.write_summary(
+        plan.results / "summary.json",
+        plan.scenario,
+        plan.slo,
+        {**report.run_figures(result), "events": [m.__dict__ for m in marks]},
+    )
+    title = f"{plan.scenario}: {plan.pcs} PCs, think {plan.think:g} s"
+    report.chart_over_time(result.samples, plan.results / "chart.png", title, marks)
+    return _verdict(result)
+
+
+def _verdict(result: k6.Run) -> int:
+    if result.slo_met:
+        print("SLO met")
+        return 0
+    if result.exit_code != k6.THRESHOLDS_FAILED:
+        print(f"k6 failed (exit status {result.exit_code}); see k6.log in the results folder")
+        return 2
+    print("SLO MISSED: " + "; ".join(result.broken_thresholds))
+    return 1
+
+
+def _capacity(plan: Plan, target: Target, token: str) -> int:
+    """Step the number of PCs up until a step misses the SLO (or the steps run out)."""
+    steps: list[dict[str, Any]] = []
+    for pcs in plan.steps:
+        load = k6.Load(target.url, token, pcs, plan.seconds, plan.think)
+        progress = k6.Progress(f"{pcs:>5} PCs", every=10)
+        with k6.running(load, plan.slo, plan.results / f"step-{pcs}", progress) as finish:
+            result = finish()
+        if result.exit_code not in (0, k6.THRESHOLDS_FAILED):
+            return _verdict(result)
+        figures = report.run_figures(result)
+        steps.append(figures)
+        total = figures["total"]
+        print(
+            f"{pcs:>5} PCs: {total['req_per_s']:>8,.1f} req/s  success {total['success_pct']:.2f} %"
+            f"  p95 {total['p95_ms']:.1f} ms  p99 {total['p99_ms']:.1f} ms  "
+            f"{'SLO met' if result.slo_met else 'SLO missed'}",
+            flush=True,
+        )
+        if not result.slo_met:
+            break
+    at_slo = max((s["pcs"] for s in steps if s["slo_met"]), default=0)
+    print(f"{at_slo} PCs at SLO (think {plan.think:g} s)")
+    report.write_summary(
+        plan.results / "summary.json", "capacity", plan.slo, {"pcs_at_slo": at_slo, "steps": steps}
+    )
+    report.chart_capacity(steps, plan.results / "chart.png", plan.slo)
+    return 0 if at_slo else 1

@@ -26,7 +26,7 @@ SCRIPT = Path(__file__).parent / "scripts" / "pcs.js"
 # k6's exit status when a threshold failed, i.e. the SLO was missed.
 THRESHOLDS_FAILED = 99
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+)ms)?$")
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$")
 
 
 def seconds(duration: str) -> float:
@@ -51,12 +51,17 @@ class Slo:
 
     def thresholds(self) -> dict[str, list[str]]:
         return {
-            "fichas_answered": [f"rate>={self.success / 100}"],
-            "http_req_duration": [f"p(95)<={self.p95_ms}", f"p(99)<={self.p99_ms}"],
+            "fichas_answered": [f"rate>={_plain(self.success / 100)}"],
+            "http_req_duration": [f"p(95)<={_plain(self.p95_ms)}", f"p(99)<={_plain(self.p99_ms)}"],
         }
 
     def describe(self) -> str:
         return f"success ≥ {self.success} %, p95 ≤ {self.p95_ms:g} ms, p99 ≤ {self.p99_ms:g} ms"
+
+
+def _plain(number: float) -> str:
+    """A number as k6's threshold parser reads it: no exponent, no trailing zeros."""
+    return f"{number:.6f}".rstrip("0").rstrip(".")
 
 
 @dataclass(frozen=True)

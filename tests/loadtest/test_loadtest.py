@@ -1,0 +1,130 @@
+"""``fichas loadtest`` for real: k6 against a real cluster, the table, summary.json and PNG.
+
+No timing is asserted: the machine is shared. What is asserted is that k6 ran the PC sessions,
+its samples were read, the report and chart were written, the SLO thresholds decide the exit
+status, and the run's key is revoked afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from loadtest.target import Target, own_cluster
+
+ENDPOINTS = {
+    "GET /clientes?q=",
+    "GET /clientes",
+    "GET /clientes/{id}",
+    "GET /producoes/tipos",
+    "POST /pedidos",
+    "POST /pedidos/{id}/status",
+    "GET /pedidos/{id}/eventos",
+    "GET /pedidos/{id}/ficha",
+}
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Target, Path]]:
+    data_dir = tmp_path_factory.mktemp("loadtest-cluster")
+    with own_cluster(data_dir, 2, data_dir / "cluster.log") as running:
+        yield running, data_dir / "admin.key"
+
+
+def _loadtest(
+    results: Path, *options: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FICHAS_")}
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", "loadtest", "--results", str(results), *options],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _against(target: tuple[Target, Path], *options: str) -> list[str]:
+    running, admin_key = target
+    return ["--target", running.url, "--admin-key-file", str(admin_key), *options]
+
+
+def _summary(results: Path) -> dict[str, Any]:
+    summary: dict[str, Any] = json.loads((results / "summary.json").read_text())
+    return summary
+
+
+def test_a_short_run_reports_per_endpoint_and_revokes_its_key(
+    target: tuple[Target, Path], tmp_path: Path
+) -> None:
+    done = _loadtest(tmp_path, *_against(target, "--pcs", "4", "--duration", "5s"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SLO met" in done.stdout
+    table = done.stdout[done.stdout.index("endpoint") :]
+    for endpoint in [*ENDPOINTS, "TOTAL"]:
+        assert f"\n{endpoint} " in table, table
+
+    summary = _summary(tmp_path)
+    assert summary["scenario"] == "pcs"
+    assert summary["slo_met"] is True
+    assert set(summary["endpoints"]) == ENDPOINTS
+    assert summary["total"]["requests"] > 0
+    assert summary["total"]["success_pct"] == 100.0
+    # Every session: 3 status changes per pedido opened (sessions cut by the end aside).
+    opened = summary["endpoints"]["POST /pedidos"]["requests"]
+    assert summary["endpoints"]["POST /pedidos/{id}/status"]["requests"] >= 3 * (opened - 4)
+    assert (tmp_path / "chart.png").read_bytes().startswith(PNG)
+    assert json.loads((tmp_path / "k6-summary.json").read_text())["metrics"]["fichas_answered"]
+
+    running, admin_key = target
+    headers = {"Authorization": f"Bearer {admin_key.read_text().strip()}"}
+    keys = httpx2.get(f"{running.url}/chaves", headers=headers).json()["items"]
+    used = [k for k in keys if k["nome"].startswith("loadtest-pcs-")]
+    assert used
+    assert all(k["revogado_em"] is not None for k in used)
+
+
+def test_a_missed_slo_fails_the_run_and_says_which(
+    target: tuple[Target, Path], tmp_path: Path
+) -> None:
+    impossible = ["--slo-p95", "0.001ms", "--pcs", "2", "--duration", "2s"]
+    done = _loadtest(tmp_path, *_against(target, *impossible))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "SLO MISSED: http_req_duration p(95)<=0.001" in done.stdout
+    assert _summary(tmp_path)["slo_met"] is False
+    assert _summary(tmp_path)["broken_thresholds"] == ["http_req_duration p(95)<=0.001"]
+
+
+def test_capacity_steps_up_and_answers_how_many_pcs(
+    target: tuple[Target, Path], tmp_path: Path
+) -> None:
+    steps = ["--scenario", "capacity", "--steps", "1,3", "--duration", "2s"]
+    done = _loadtest(tmp_path, *_against(target, *steps))
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = _summary(tmp_path)
+    assert [step["pcs"] for step in summary["steps"]] == [1, 3]
+    assert summary["pcs_at_slo"] == 3
+    assert "3 PCs at SLO" in done.stdout
+    assert (tmp_path / "chart.png").read_bytes().startswith(PNG)
+
+
+def test_chaos_kills_an_instance_and_every_request_is_still_answered(tmp_path: Path) -> None:
+    # Its own cluster: the load test must know the instances' PIDs to kill one.
+    done = _loadtest(tmp_path, "--scenario", "chaos", "--pcs", "8", "--duration", "16s")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "killed api-1" in done.stdout
+    summary = _summary(tmp_path)
+    assert summary["slo"]["success"] == 100.0
+    assert summary["total"]["success_pct"] == 100.0
+    assert [e["label"] for e in summary["events"]] == ["kill -9 api-1"]
+    assert 4 < summary["events"][0]["second"] < 12  # halfway, while the load ran

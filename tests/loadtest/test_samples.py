@@ -1,0 +1,55 @@
+"""k6's CSV samples become per-endpoint and per-second tallies; everything else is skipped."""
+
+from __future__ import annotations
+
+import pytest
+
+from loadtest.samples import Samples, Tally
+
+HEADER = (
+    "metric_name,timestamp,metric_value,check,error,error_code,expected_response,group,method,"
+    "name,proto,scenario,service,status,subproto,tls_version,url,extra_tags,metadata"
+)
+
+
+def _row(metric: str, ms: int, value: float, name: str, group: str = "") -> str:
+    return f"{metric},{ms},{value:f},,,,,{group},GET,{name},,pcs,,200,,,,,"
+
+
+def test_durations_and_verdicts_are_tallied_by_endpoint_and_second() -> None:
+    lines = [
+        HEADER,
+        _row("http_req_duration", 999_000, 3.0, "GET /x", group="::setup"),  # not a PC's
+        _row("http_req_duration", 1_000_100, 10.0, "GET /clientes"),
+        _row("http_req_waiting", 1_000_100, 9.0, "GET /clientes"),  # other metrics: skipped
+        _row("fichas_answered", 1_000_100, 1, "GET /clientes"),
+        _row("http_req_duration", 1_000_900, 30.0, "POST /pedidos"),
+        _row("fichas_answered", 1_000_900, 0, "POST /pedidos"),
+        _row("http_req_duration", 1_002_500, 20.0, "GET /clientes"),
+        _row("fichas_answered", 1_002_500, 1, "GET /clientes"),
+    ]
+    completed: list[tuple[int, int]] = []
+    samples = Samples()
+    samples.read(lines, lambda second, tally: completed.append((second, len(tally.durations))))
+
+    assert set(samples.by_endpoint) == {"GET /clientes", "POST /pedidos"}
+    clientes = samples.by_endpoint["GET /clientes"]
+    assert clientes.durations == [10.0, 20.0]
+    assert clientes.success == 100.0
+    assert samples.by_endpoint["POST /pedidos"].success == 0.0
+    assert samples.total.success == pytest.approx(200 / 3)
+    assert samples.seconds == pytest.approx(2.4)
+    assert sorted(samples.by_second) == [1000, 1002]
+    assert completed == [(0, 2)]  # second 1000 reported once 1002 began; the last never closes
+
+
+def test_an_empty_stream_is_no_run() -> None:
+    samples = Samples()
+    samples.read([], lambda second, tally: None)
+    assert samples.seconds == 0.0
+    assert samples.total.success == 100.0  # nothing asked, nothing wrong
+
+
+def test_percentiles_of_an_empty_tally_are_zero() -> None:
+    assert Tally().percentiles(50, 99) == [0.0, 0.0]
+    assert Tally(durations=[1.0, 2.0, 3.0, 4.0]).percentiles(50) == [2.5]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Coroutine
@@ -57,7 +58,13 @@ async def _serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await hypercorn_serve(create_app(settings), config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    app = create_app(settings)
+    # Everything built so far (modules, the app, its tables and schemas) lives as long as the
+    # process: move it out of the collector's sight, so that a full collection no longer walks
+    # it. Measured: POST /pedidos p99 72 -> 24 ms, and -14 % CPU per request (BENCHMARKS.md).
+    gc.collect()
+    gc.freeze()
+    await hypercorn_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
 
 
 def event_loop_runner(main: Coroutine[Any, Any, T]) -> T:

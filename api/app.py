@@ -10,6 +10,9 @@ from zoneinfo import ZoneInfo
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from api.auth.guard import Authenticator
 from api.db.engine import build_engine, threads
@@ -29,7 +32,9 @@ from api.http.problems import (
     handle_problem,
     handle_unexpected,
 )
+from api.observability.metrics import build_metrics, metrics_response
 from api.openapi import build_openapi
+from api.resilience.shedding import LoadShedMiddleware
 from api.routes.operation import build_routes
 from api.routes.table import all_operations
 from api.settings import Settings
@@ -40,6 +45,12 @@ def create_app(settings: Settings) -> Starlette:
     engine = build_engine(settings)
     read_threads, write_threads = threads(settings)
     db = Database(engine, read_threads=read_threads, write_threads=write_threads)
+    metrics = build_metrics(settings.instance)
+
+    async def serve_metrics(request: Request) -> Response:
+        # Not in the operation table: an internal endpoint, off the public contract, and
+        # off the public listener (the proxy refuses /metrics).
+        return metrics_response(request, metrics)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -50,10 +61,16 @@ def create_app(settings: Settings) -> Starlette:
             db.close()
 
     app = Starlette(
-        routes=build_routes(operations),
+        routes=[*build_routes(operations), Route("/metrics", serve_metrics, methods=["GET"])],
         middleware=[
             Middleware(ForwardedForMiddleware, trusted=settings.trusted_proxies),
             Middleware(RequestIdMiddleware, instance=settings.instance),
+            Middleware(
+                LoadShedMiddleware,
+                metrics=metrics,
+                limit=settings.max_in_flight,
+                timeout=settings.request_timeout_seconds,
+            ),
             Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
         ],
         exception_handlers={
@@ -69,6 +86,7 @@ def create_app(settings: Settings) -> Starlette:
         db=db,
         auth=Authenticator(db, settings.auth_cache_seconds),
         zone=ZoneInfo(settings.timezone),
+        metrics=metrics,
     )
     app.state.openapi = json.dumps(build_openapi(operations), ensure_ascii=False).encode()
     return app

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         "America/Sao_Paulo", description="The factory's time zone: due dates are its local days."
     )
     page_size: int = Field(50, ge=1, le=200, description="Default page size of list endpoints.")
+    max_in_flight: int = Field(
+        256, ge=1, le=100_000, description="Requests an instance answers at once; beyond: 503."
+    )
+    request_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, description="An unanswered request is answered 504 after this."
+    )
     trusted_proxies: Annotated[list[Network], NoDecode] = Field(
         [ip_network("127.0.0.1/32"), ip_network("::1/128")],
         description="Comma-separated networks whose X-Forwarded-For is believed (the proxy's).",

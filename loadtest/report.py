@@ -14,12 +14,11 @@ from loadtest.k6 import Run, Slo
 from loadtest.samples import Samples, Tally
 
 
-def _figures(tally: Tally, seconds: float) -> dict[str, float]:
+def _figures(tally: Tally) -> dict[str, float]:
     avg = sum(tally.durations) / len(tally.durations) if tally.durations else 0.0
     p50, p95, p99 = tally.percentiles(50, 95, 99)
     return {
         "requests": len(tally.durations),
-        "req_per_s": len(tally.durations) / seconds if seconds else 0.0,
         "success_pct": tally.success,
         "avg_ms": avg,
         "p50_ms": p50,
@@ -30,17 +29,16 @@ def _figures(tally: Tally, seconds: float) -> dict[str, float]:
 
 def run_figures(run: Run) -> dict[str, Any]:
     """The run in numbers: totals, and per endpoint."""
-    samples, seconds = run.samples, run.samples.seconds
+    samples = run.samples
     return {
         "pcs": run.load.pcs,
         "think_s": run.load.think,
-        "seconds": seconds,
+        "seconds": run.load.seconds,
+        "seconds_with_tail": samples.seconds,
         "slo_met": run.slo_met,
         "broken_thresholds": run.broken_thresholds,
-        "total": _figures(samples.total, seconds),
-        "endpoints": {
-            name: _figures(tally, seconds) for name, tally in sorted(samples.by_endpoint.items())
-        },
+        "total": {**_figures(samples.total), "req_per_s": samples.rate(run.load.seconds)},
+        "endpoints": {name: _figures(tally) for name, tally in sorted(samples.by_endpoint.items())},
     }
 
 
@@ -63,7 +61,8 @@ def table(run: Run) -> str:
     total = figures["total"]
     lines.append(
         f"{run.load.pcs} PCs, think {run.load.think:g} s: {total['req_per_s']:,.1f} req/s "
-        f"over {figures['seconds']:.1f} s"
+        f"over the {figures['seconds']:g} s run ({figures['seconds_with_tail']:.1f} s with the "
+        "sessions it cut finishing)"
     )
     return "\n".join(lines)
 

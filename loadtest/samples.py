@@ -66,6 +66,19 @@ class Samples:
             return 0.0
         return max(self.last_ms - self.first_ms, 1) / 1000
 
+    def rate(self, window: float) -> float:
+        """Requests per second over the first ``window`` seconds: the run proper, not the
+        tail in which the PCs finish the sessions they were in when the time ran out."""
+        if not self.by_second or window <= 0:
+            return 0.0
+        start = min(self.by_second)
+        counted = sum(
+            len(tally.durations)
+            for second, tally in self.by_second.items()
+            if second < start + window
+        )
+        return counted / window
+
     def read(self, lines: Iterable[str], on_second: Callable[[int, Tally], None]) -> None:
         """Take k6's CSV output (header first, times in ms), calling ``on_second`` as each
         second completes. Requests of the script's setup (k6 group ``::setup``) are not the PCs'

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -77,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
     if args.target is None and plan.scenario == "chaos" and plan.instances < 2:
         print("fichas: chaos kills an instance; it needs --instances 2 or more", file=sys.stderr)
         return 2
+    # SIGTERM ends the run like Ctrl+C does: through the cleanup that stops k6 and the cluster.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         return scenarios.run(plan)
     except TargetError as exc:

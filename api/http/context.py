@@ -12,6 +12,7 @@ from api.auth.guard import Authenticator
 from api.auth.keys import Principal
 from api.db.gateway import Database
 from api.http.problems import Problem
+from api.observability.metrics import Metrics
 from api.schemas.common import MAX_ID
 from api.settings import Settings
 
@@ -24,6 +25,7 @@ class Services:
     db: Database
     auth: Authenticator
     zone: ZoneInfo
+    metrics: Metrics
 
     def today(self) -> date:
         """The factory's calendar day (due dates are local dates, not UTC ones)."""

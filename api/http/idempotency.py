@@ -82,4 +82,5 @@ def _answer(call: Call, stored: StoredResponse, *, replayed: bool) -> Response:
     headers = {"Location": stored.location} if stored.location else {}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
+        call.services.metrics.idempotent_replays.inc()
     return json_response(call.request, stored.body, stored.status, headers)

@@ -53,3 +53,13 @@ def test_an_empty_stream_is_no_run() -> None:
 def test_percentiles_of_an_empty_tally_are_zero() -> None:
     assert Tally().percentiles(50, 99) == [0.0, 0.0]
     assert Tally(durations=[1.0, 2.0, 3.0, 4.0]).percentiles(50) == [2.5]
+
+
+def test_the_rate_counts_the_run_not_the_tail() -> None:
+    samples = Samples()
+    lines = [HEADER] + [
+        _row("http_req_duration", 1_000_000 + 250 * n, 5.0, "GET /clientes") for n in range(16)
+    ]  # four per second over four seconds
+    samples.read(lines, lambda second, tally: None)
+    assert samples.rate(2) == 4.0
+    assert samples.rate(0) == 0.0

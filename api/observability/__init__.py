@@ -1,0 +1,1 @@
+"""What an instance tells ops about itself: metrics (and, later, traces and logs)."""

@@ -1,0 +1,85 @@
+"""Every metric an instance exports, in one place: their names are a contract with the
+dashboards and alerts (ARCHITECTURE §5), so they are declared here and nowhere else.
+
+Each app gets its own registry (tests build many apps in one process), served at ``/metrics``
+in the OpenMetrics format when the scraper asks for it (Prometheus does), else in the classic
+text format (which ``promtool check metrics`` reads).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Info
+from prometheus_client.exposition import choose_encoder
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api import __version__
+
+BREAKER_STATES = ("closed", "open", "half_open")
+
+
+@dataclass(frozen=True)
+class Metrics:
+    registry: CollectorRegistry
+    build: Info
+    in_flight: Gauge
+    load_shed: Counter
+    timeouts: Counter
+    retries: Counter
+    breaker_state: Gauge
+    breaker_transitions: Counter
+    breaker_calls: Counter
+    idempotent_replays: Counter
+
+
+def build_metrics(instance: str) -> Metrics:
+    registry = CollectorRegistry(auto_describe=True)
+
+    def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
+        return Counter(name, doc, labels, namespace="fichas", registry=registry)
+
+    def gauge(name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:
+        return Gauge(name, doc, labels, namespace="fichas", registry=registry)
+
+    metrics = Metrics(
+        registry=registry,
+        build=Info("build", "The running Fichas.", namespace="fichas", registry=registry),
+        in_flight=gauge("http_requests_in_flight", "Requests this instance is answering now."),
+        load_shed=counter(
+            "load_shed", "Requests refused at once (503) because too many were in flight."
+        ),
+        timeouts=counter("request_timeouts", "Requests answered 504: they took too long."),
+        retries=counter(
+            "retries",
+            "Retries of operations that failed transiently, by how they ended.",
+            ("operation", "outcome"),
+        ),
+        breaker_state=gauge(
+            "circuit_breaker_state",
+            "1 for the state each circuit breaker is in, 0 for the others.",
+            ("breaker", "state"),
+        ),
+        breaker_transitions=counter(
+            "circuit_breaker_transitions",
+            "Circuit breaker state changes.",
+            ("breaker", "from_state", "to_state"),
+        ),
+        breaker_calls=counter(
+            "circuit_breaker_calls",
+            "Calls through a circuit breaker: success, failure, or rejected while open.",
+            ("breaker", "outcome"),
+        ),
+        idempotent_replays=counter(
+            "idempotent_replays",
+            "POSTs answered from the Idempotency-Key store instead of being applied again.",
+        ),
+    )
+    metrics.build.info({"version": __version__, "instance": instance})
+    return metrics
+
+
+def metrics_response(request: Request, metrics: Metrics) -> Response:
+    encode, content_type = choose_encoder(request.headers.get("accept", ""))
+    return Response(encode(metrics.registry), media_type=content_type)

@@ -1,0 +1,63 @@
+"""/metrics: every instance's own registry, names promtool accepts, OpenMetrics on request."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.support import new_cliente, new_pedido
+
+# Each mechanism's metric, as ARCHITECTURE §5 names it (prefix fichas_); the Redis ones come
+# with the cache and the rate limits.
+EXPORTED = [
+    "fichas_build_info",
+    "fichas_http_requests_in_flight",
+    "fichas_load_shed_total",
+    "fichas_request_timeouts_total",
+    "fichas_idempotent_replays_total",
+]
+
+
+def test_metrics_are_served_in_the_text_format_promtool_accepts(api: TestClient) -> None:
+    response = api.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    for name in EXPORTED:
+        assert f"\n{name}" in response.text, name
+    assert 'fichas_build_info{instance="api",version="' in response.text
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool is missing: install Debian's prometheus package (.ci/run does)")
+    checked = subprocess.run(
+        [promtool, "check", "metrics"], input=response.text, capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_openmetrics_when_the_scraper_asks(api: TestClient) -> None:
+    response = api.get("/metrics", headers={"Accept": "application/openmetrics-text"})
+    assert response.headers["content-type"].startswith("application/openmetrics-text")
+    assert response.text.endswith("# EOF\n")
+
+
+def test_a_replayed_post_is_counted(api: TestClient) -> None:
+    def replays() -> float:
+        line = next(
+            x
+            for x in api.get("/metrics").text.splitlines()
+            if x.startswith("fichas_idempotent_replays_total ")
+        )
+        return float(line.split()[1])
+
+    before = replays()
+    cliente = new_cliente(api)
+    pedido = new_pedido(api, cliente_id=cliente["id"])
+    body = {k: pedido[k] for k in ("cliente_id", "tipo_id", "descricao", "quantidade")}
+    body["valor_unitario"] = pedido["valor_unitario"]
+    headers = {"Idempotency-Key": "metrics-replay-1"}
+    assert api.post("/pedidos", json=body, headers=headers).status_code == 201
+    assert api.post("/pedidos", json=body, headers=headers).status_code == 201
+    assert replays() == before + 1

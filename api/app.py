@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from api.auth.guard import Authenticator
 from api.db.engine import build_engine, threads
-from api.db.gateway import Database
+from api.db.gateway import Database, DatabaseUnavailable
 from api.db.migrate import ensure_current
 from api.domain.errors import DomainError
 from api.http.context import Services
@@ -27,6 +27,7 @@ from api.http.middleware import (
 )
 from api.http.problems import (
     Problem,
+    handle_database_unavailable,
     handle_domain_error,
     handle_http_exception,
     handle_problem,
@@ -34,6 +35,7 @@ from api.http.problems import (
 )
 from api.observability.metrics import build_metrics, metrics_response
 from api.openapi import build_openapi
+from api.resilience.guards import database_guards
 from api.resilience.shedding import LoadShedMiddleware
 from api.routes.operation import build_routes
 from api.routes.table import all_operations
@@ -44,8 +46,13 @@ def create_app(settings: Settings) -> Starlette:
     operations = all_operations()
     engine = build_engine(settings)
     read_threads, write_threads = threads(settings)
-    db = Database(engine, read_threads=read_threads, write_threads=write_threads)
     metrics = build_metrics(settings.instance)
+    db = Database(
+        engine,
+        read_threads=read_threads,
+        write_threads=write_threads,
+        guards=database_guards(settings, metrics),
+    )
 
     async def serve_metrics(request: Request) -> Response:
         # Not in the operation table: an internal endpoint, off the public contract, and
@@ -76,6 +83,7 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers={
             Problem: handle_problem,
             DomainError: handle_domain_error,
+            DatabaseUnavailable: handle_database_unavailable,
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },

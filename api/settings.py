@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     request_timeout_seconds: float = Field(
         10.0, gt=0, le=300, description="An unanswered request is answered 504 after this."
     )
+    breaker_threshold: int = Field(
+        5, ge=1, le=1000, description="Failures in a row that open a circuit breaker."
+    )
+    breaker_cooldown_seconds: float = Field(
+        5.0, gt=0, le=600, description="How long an open breaker refuses before one probe."
+    )
     trusted_proxies: Annotated[list[Network], NoDecode] = Field(
         [ip_network("127.0.0.1/32"), ip_network("::1/128")],
         description="Comma-separated networks whose X-Forwarded-For is believed (the proxy's).",

@@ -17,14 +17,22 @@ price: a long scan holds the loop for its duration.
 Each database thread keeps its own connection for good, and the loop's reads share one, rather
 than taking one from the pool per call: the threads are few and fixed, and a checkout and return
 cost more than many of the statements they wrap.
+
+Every call passes a circuit breaker (reads and writes each their own: a locked SQLite file stops
+writes, not reads) and may wait ``Guards.wait`` seconds in all, queue included; transactions on
+the threads are retried once on a quick transient failure. When the database cannot answer, the
+caller gets ``DatabaseUnavailable`` (a 503) at once rather than a long wait. Reads on the loop are
+not retried: a WAL reader never waits for a lock, and a backoff there would stall the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -32,15 +40,40 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
 from api.db.engine import WRITE
+from api.resilience.breaker import Breaker, CircuitOpen
+from api.resilience.retry import Retry, transient_db_error
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot answer now; try again in ``retry_after`` seconds."""
+
+    def __init__(self, reason: str, retry_after: float = 1.0) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class DatabaseTimeout(Exception):
+    """A call waited longer than its budget (queue included) for the database."""
+
+
+@dataclass(frozen=True)
+class Guards:
+    reads: Breaker
+    writes: Breaker
+    retry: Retry
+    wait: float  # seconds a call may wait for the database in all
+
+
 class Database:
-    def __init__(self, engine: Engine, *, read_threads: int, write_threads: int) -> None:
+    def __init__(
+        self, engine: Engine, *, read_threads: int, write_threads: int, guards: Guards
+    ) -> None:
         """``read_threads=0`` runs reads on the event loop (for SQLite, see above)."""
         self.engine = engine
+        self.guards = guards
         self._writer = engine.execution_options(**{WRITE: True})
         self._writers = ThreadPoolExecutor(write_threads, thread_name_prefix="fichas-db-write")
         self._readers = (
@@ -59,14 +92,15 @@ class Database:
         """Run ``fn`` to read: on SQLite each statement sees the latest commit (no BEGIN: a
         transaction around single-statement reads measured a fifth of their cost)."""
         if self._readers is None:
-            return self._transaction(self._on_loop, self.engine, fn, *args, **kwargs)
-        return await self._run(self._readers, self.engine, fn, *args, **kwargs)
+            with _unavailable(self.guards.reads):
+                return self._transaction(self._on_loop, self.engine, fn, *args, **kwargs)
+        return await self._run(self._readers, self.engine, "db.read", fn, *args, **kwargs)
 
     async def write(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run ``fn`` in one write transaction: committed whole if it returns, else rolled back."""
-        return await self._run(self._writers, self._writer, fn, *args, **kwargs)
+        return await self._run(self._writers, self._writer, "db.write", fn, *args, **kwargs)
 
     async def ping(self) -> None:
         await self.read(lambda conn: conn.execute(text("SELECT 1")).scalar_one())
@@ -75,14 +109,23 @@ class Database:
         self,
         executor: ThreadPoolExecutor,
         engine: Engine,
+        operation: str,
         fn: Callable[Concatenate[Connection, P], T],
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> T:
+        def attempt() -> T:
+            return self._transaction(self._per_thread, engine, fn, *args, **kwargs)
+
+        breaker = self.guards.reads if operation == "db.read" else self.guards.writes
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            executor, lambda: self._transaction(self._per_thread, engine, fn, *args, **kwargs)
-        )
+        with _unavailable(breaker):
+            work = loop.run_in_executor(executor, self.guards.retry, operation, attempt)
+            try:
+                return await asyncio.wait_for(work, self.guards.wait)
+            except TimeoutError:
+                # A call not yet started is dropped from the queue; one running goes on.
+                raise DatabaseTimeout(f"no answer within {self.guards.wait:g} s") from None
 
     def _transaction(
         self,
@@ -117,3 +160,19 @@ class Database:
                 conn.close()
             self._opened.clear()
         self.engine.dispose()
+
+
+@contextmanager
+def _unavailable(breaker: Breaker) -> Iterator[None]:
+    """Through ``breaker``; a database that cannot answer becomes DatabaseUnavailable."""
+    try:
+        with breaker.guard():
+            yield
+    except CircuitOpen as exc:
+        raise DatabaseUnavailable(str(exc), exc.retry_after) from exc
+    except DatabaseTimeout as exc:
+        raise DatabaseUnavailable(str(exc)) from exc
+    except Exception as exc:
+        if transient_db_error(exc):
+            raise DatabaseUnavailable(f"the database failed: {type(exc).__name__}") from exc
+        raise

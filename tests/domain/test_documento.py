@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from api.domain.documento import cnpj_check_digits, cpf_check_digits, normalize_documento
@@ -58,10 +58,14 @@ def test_every_valid_cnpj_is_accepted_with_or_without_punctuation(base: str) -> 
 
 
 @given(st.one_of(bases9.map(cpf_check_digits), bases12.map(cnpj_check_digits)), st.data())
-def test_any_single_digit_change_is_rejected(documento: str, data: st.DataObject) -> None:
+def test_a_single_digit_change_is_rejected(documento: str, data: st.DataObject) -> None:
     position = data.draw(st.integers(0, len(documento) - 1))
     replacement = data.draw(st.sampled_from([d for d in "0123456789" if d != documento[position]]))
     changed = documento[:position] + replacement + documento[position + 1 :]
+    with_check_digits = cpf_check_digits if len(documento) == 11 else cnpj_check_digits
+    # The scheme maps remainders 0 and 1 to the same digit, so a few changed numbers are valid
+    # numbers in their own right: those are not typos the check digits can catch.
+    assume(with_check_digits(changed[:-2]) != changed)
     with pytest.raises(ValueError, match="check digits"):
         normalize_documento(changed)
 

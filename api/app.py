@@ -33,13 +33,13 @@ from api.http.problems import (
     handle_problem,
     handle_unexpected,
 )
-from api.observability.metrics import build_metrics, metrics_response
 from api.openapi import build_openapi
 from api.resilience.guards import database_guards
 from api.resilience.shedding import LoadShedMiddleware
 from api.routes.operation import build_routes
 from api.routes.table import all_operations
 from api.settings import Settings
+from observability.metrics import build_metrics, metrics_response
 
 
 def create_app(settings: Settings) -> Starlette:

@@ -12,9 +12,9 @@ from api.auth.guard import Authenticator
 from api.auth.keys import Principal
 from api.db.gateway import Database
 from api.http.problems import Problem
-from api.observability.metrics import Metrics
 from api.schemas.common import MAX_ID
 from api.settings import Settings
+from observability.metrics import Metrics
 
 
 @dataclass(frozen=True, slots=True)

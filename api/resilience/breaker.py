@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from api.observability.metrics import BREAKER_STATES, Metrics
+from observability.metrics import BREAKER_STATES, Metrics
 
 
 class CircuitOpen(Exception):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from api.db.gateway import DatabaseTimeout, Guards
-from api.observability.metrics import Metrics
 from api.resilience.breaker import Breaker
 from api.resilience.retry import Retry, transient_db_error
 from api.settings import Settings
+from observability.metrics import Metrics
 
 
 def _database_failure(exc: BaseException) -> bool:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import backoff
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from api.observability.metrics import Metrics
+from observability.metrics import Metrics
 
 T = TypeVar("T")
 

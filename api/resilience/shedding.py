@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.http.problems import Problem, problem_response
-from api.observability.metrics import Metrics
+from observability.metrics import Metrics
 
 EXEMPT = frozenset({"/health", "/metrics"})
 

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from api.observability.metrics import build_metrics
 from api.resilience.breaker import Breaker, CircuitOpen
+from observability.metrics import build_metrics
 
 
 class Down(Exception):

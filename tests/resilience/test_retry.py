@@ -7,8 +7,8 @@ import time
 import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from api.observability.metrics import build_metrics
 from api.resilience.retry import Retry, transient_db_error
+from observability.metrics import build_metrics
 
 
 def _locked() -> OperationalError:

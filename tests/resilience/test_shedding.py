@@ -12,8 +12,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from api.http.middleware import RequestIdMiddleware
-from api.observability.metrics import Metrics, build_metrics
 from api.resilience.shedding import LoadShedMiddleware
+from observability.metrics import Metrics, build_metrics
 from tests.support import assert_problem
 
 

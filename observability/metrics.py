@@ -9,13 +9,12 @@ text format (which ``promtool check metrics`` reads).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.metadata import version
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Info
 from prometheus_client.exposition import choose_encoder
 from starlette.requests import Request
 from starlette.responses import Response
-
-from api import __version__
 
 BREAKER_STATES = ("closed", "open", "half_open")
 
@@ -76,7 +75,7 @@ def build_metrics(instance: str) -> Metrics:
             "POSTs answered from the Idempotency-Key store instead of being applied again.",
         ),
     )
-    metrics.build.info({"version": __version__, "instance": instance})
+    metrics.build.info({"version": version("fichas"), "instance": instance})
     return metrics
 
 

@@ -1,1 +1,0 @@
-"""What an instance tells ops about itself: metrics (and, later, traces and logs)."""

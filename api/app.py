@@ -15,6 +15,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from api.auth.guard import Authenticator
+from api.cache.responses import ResponseCache
+from api.cache.store import RedisStore, redis_breaker
 from api.db.engine import build_engine, threads
 from api.db.gateway import Database, DatabaseUnavailable
 from api.db.migrate import ensure_current
@@ -59,12 +61,21 @@ def create_app(settings: Settings) -> Starlette:
         # off the public listener (the proxy refuses /metrics).
         return metrics_response(request, metrics)
 
+    store = None
+    if settings.redis_url:
+        breaker = redis_breaker(
+            metrics, settings.breaker_threshold, settings.breaker_cooldown_seconds
+        )
+        store = RedisStore(settings.redis_url, settings.redis_timeout_ms / 1000, breaker)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         ensure_current(engine)
         try:
             yield
         finally:
+            if store is not None:
+                await store.close()
             db.close()
 
     app = Starlette(
@@ -95,6 +106,7 @@ def create_app(settings: Settings) -> Starlette:
         auth=Authenticator(db, settings.auth_cache_seconds),
         zone=ZoneInfo(settings.timezone),
         metrics=metrics,
+        cache=ResponseCache(store, settings.cache_ttl_seconds, metrics),
     )
     app.state.openapi = json.dumps(build_openapi(operations), ensure_ascii=False).encode()
     return app

@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         "America/Sao_Paulo", description="The factory's time zone: due dates are its local days."
     )
     page_size: int = Field(50, ge=1, le=200, description="Default page size of list endpoints.")
+    redis_url: str | None = Field(
+        None, description="redis://host:port/db: shared cache and rate limits; None: both local."
+    )
+    redis_timeout_ms: int = Field(
+        50, ge=1, le=10_000, description="How long a Redis command may take before it is skipped."
+    )
+    cache_ttl_seconds: int = Field(300, ge=1, le=86_400, description="Cached answers expire after.")
     max_in_flight: int = Field(
         256, ge=1, le=100_000, description="Requests an instance answers at once; beyond: 503."
     )
@@ -82,6 +89,13 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return [ip_network(part.strip()) for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value
 
     @field_validator("timezone")

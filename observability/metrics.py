@@ -31,6 +31,7 @@ class Metrics:
     breaker_transitions: Counter
     breaker_calls: Counter
     idempotent_replays: Counter
+    cache_requests: Counter
 
 
 def build_metrics(instance: str) -> Metrics:
@@ -73,6 +74,11 @@ def build_metrics(instance: str) -> Metrics:
         idempotent_replays=counter(
             "idempotent_replays",
             "POSTs answered from the Idempotency-Key store instead of being applied again.",
+        ),
+        cache_requests=counter(
+            "cache_requests",
+            "Cached reads by result: hit, miss, or bypass (Redis unavailable).",
+            ("cache", "result"),
         ),
     )
     metrics.build.info({"version": version("fichas"), "instance": instance})

@@ -10,6 +10,7 @@ from starlette.requests import Request
 
 from api.auth.guard import Authenticator
 from api.auth.keys import Principal
+from api.cache.responses import ResponseCache
 from api.db.gateway import Database
 from api.http.problems import Problem
 from api.schemas.common import MAX_ID
@@ -26,6 +27,7 @@ class Services:
     auth: Authenticator
     zone: ZoneInfo
     metrics: Metrics
+    cache: ResponseCache
 
     def today(self) -> date:
         """The factory's calendar day (due dates are local dates, not UTC ones)."""

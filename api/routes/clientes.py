@@ -63,14 +63,16 @@ async def delete_cliente(call: Call) -> Response:
 TAG = "clientes"
 OPERATIONS = [
     Operation("GET", "/clientes", list_clientes, "List and search clientes", TAG, "read",
-              query=ClienteQuery, response=Page[Cliente]),
+              query=ClienteQuery, response=Page[Cliente], cached="clientes"),
     Operation("POST", "/clientes", create_cliente, "Register a cliente", TAG, "write",
-              body=ClienteIn, response=Cliente, status=201, errors=(409,), idempotent=True),
+              body=ClienteIn, response=Cliente, status=201, errors=(409,), idempotent=True,
+              invalidates="clientes"),
     Operation("GET", "/clientes/{id:int}", get_cliente, "Read a cliente", TAG, "read",
-              response=Cliente),
+              response=Cliente, cached="clientes"),
     Operation("PATCH", "/clientes/{id:int}", update_cliente, "Change a cliente", TAG, "write",
-              body=ClientePatch, response=Cliente, errors=(409,), conditional=True),
+              body=ClientePatch, response=Cliente, errors=(409,), conditional=True,
+              invalidates="clientes"),
     Operation("DELETE", "/clientes/{id:int}", delete_cliente,
               "Delete a cliente that has no pedidos", TAG, "write",
-              status=204, errors=(409,), conditional=True),
+              status=204, errors=(409,), conditional=True, invalidates="clientes"),
 ]  # fmt: skip

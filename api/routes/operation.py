@@ -36,6 +36,8 @@ class Operation:
     errors: tuple[int, ...] = ()  # domain errors beyond those implied by the fields above
     conditional: bool = False  # honours If-Match
     idempotent: bool = False  # honours Idempotency-Key
+    cached: str | None = None  # GET answers cached in Redis, in this family (api/cache)
+    invalidates: str | None = None  # a success changes this cached family
 
     @property
     def operation_id(self) -> str:
@@ -46,7 +48,13 @@ class Operation:
         principal = ANONYMOUS
         if self.scope is not None:
             principal = await services.auth.principal(request, self.scope)
-        return await self.handler(Call(request, principal, services))
+        call = Call(request, principal, services)
+        if self.cached and request.method == "GET":
+            return await services.cache.serve(call, self.cached, self.handler)
+        response = await self.handler(call)
+        if self.invalidates and response.status_code < 300:
+            await services.cache.invalidate(self.invalidates)
+        return response
 
 
 def build_routes(operations: list[Operation]) -> list[Route]:

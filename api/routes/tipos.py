@@ -50,12 +50,14 @@ async def update_tipo(call: Call) -> Response:
 TAG = "producoes"
 OPERATIONS = [
     Operation("GET", "/producoes/tipos", list_tipos, "List tipos de produção", TAG, "read",
-              query=TipoQuery, response=Page[Tipo]),
+              query=TipoQuery, response=Page[Tipo], cached="tipos"),
     Operation("POST", "/producoes/tipos", create_tipo, "Create a tipo de produção", TAG, "write",
-              body=TipoIn, response=Tipo, status=201, errors=(409,), idempotent=True),
+              body=TipoIn, response=Tipo, status=201, errors=(409,), idempotent=True,
+              invalidates="tipos"),
     Operation("GET", "/producoes/tipos/{id:int}", get_tipo, "Read a tipo de produção", TAG,
-              "read", response=Tipo),
+              "read", response=Tipo, cached="tipos"),
     Operation("PATCH", "/producoes/tipos/{id:int}", update_tipo,
               "Change (or deactivate) a tipo de produção", TAG, "write",
-              body=TipoPatch, response=Tipo, errors=(409,), conditional=True),
+              body=TipoPatch, response=Tipo, errors=(409,), conditional=True,
+              invalidates="tipos"),
 ]  # fmt: skip

@@ -1,0 +1,91 @@
+"""Cache-aside for JSON reads, invalidated across instances by generation counters.
+
+Each cached family (``clientes``, ``tipos``) has a generation counter in Redis. A cached body is
+stored with the generation current when it was looked up, and only served while that is still
+the current one; a write increments the counter (before it is acknowledged), so no instance
+serves what was cached before it. A lookup reads the counter and the entry in one round trip.
+
+Entries hold the response body exactly as sent: a hit is answered without touching the
+database or encoding anything. With no Redis configured, or Redis failing, requests simply go
+to the database ("bypass", counted): the cache makes reads cheaper, never less available.
+An instance that could not increment a counter after a write (Redis down) bypasses that family
+until it has, so it never serves its own stale data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from starlette.responses import Response
+
+from api.cache.store import RedisStore
+from api.http.representation import json_response
+from observability.metrics import Metrics
+
+if TYPE_CHECKING:
+    from api.http.context import Call  # which carries this cache among its services
+
+
+class ResponseCache:
+    def __init__(self, store: RedisStore | None, ttl: int, metrics: Metrics) -> None:
+        self.store = store
+        self.ttl = ttl
+        self.metrics = metrics
+        self._unsettled: set[str] = set()  # families whose invalidation has not reached Redis
+
+    async def serve(
+        self, call: Call, family: str, handler: Callable[[Call], Awaitable[Response]]
+    ) -> Response:
+        """The cached answer to this GET, else the handler's (cached when it is a 200)."""
+        if self.store is None:
+            return await handler(call)
+        generation_key, entry_key = _keys(family, call)
+        found = None
+        if await self._settled(family):
+            found = await self.store.mget(generation_key, entry_key)
+        if found is None:
+            self._count(family, "bypass")
+            return await handler(call)
+        generation, entry = found[0] or b"0", found[1]
+        if entry is not None:
+            stored_generation, _, body = entry.partition(b"\n")
+            if stored_generation == generation:
+                self._count(family, "hit")
+                return json_response(call.request, body)
+        self._count(family, "miss")
+        response = await handler(call)
+        if response.status_code == 200 and response.media_type == "application/json":
+            await self.store.set(entry_key, generation + b"\n" + bytes(response.body), self.ttl)
+        return response
+
+    async def invalidate(self, family: str) -> None:
+        """After a write to ``family``: every instance stops serving what was cached."""
+        if self.store is None:
+            return
+        self._unsettled.add(family)
+        await self._settled(family)
+
+    async def _settled(self, family: str) -> bool:
+        """Whether this instance's writes to ``family`` have all reached Redis (trying now)."""
+        if family not in self._unsettled:
+            return True
+        assert self.store is not None
+        pending = sorted(self._unsettled)
+        if await self.store.incr(*(_generation_key(f) for f in pending)):
+            self._unsettled.difference_update(pending)
+            return True
+        return False
+
+    def _count(self, family: str, result: str) -> None:
+        self.metrics.cache_requests.labels(family, result).inc()
+
+
+def _generation_key(family: str) -> str:
+    return f"fichas:generation:{family}"
+
+
+def _keys(family: str, call: Call) -> tuple[str, str]:
+    """The family's generation counter, and this request's entry (path and sorted query)."""
+    query = "&".join(sorted(call.request.url.query.split("&"))) if call.request.url.query else ""
+    return _generation_key(family), f"fichas:cache:{family}:{call.request.url.path}?{query}"

@@ -37,6 +37,7 @@ from api.http.problems import (
 )
 from api.openapi import build_openapi
 from api.resilience.guards import database_guards
+from api.resilience.ratelimit import RateLimiter
 from api.resilience.shedding import LoadShedMiddleware
 from api.routes.operation import build_routes
 from api.routes.table import all_operations
@@ -61,12 +62,13 @@ def create_app(settings: Settings) -> Starlette:
         # off the public listener (the proxy refuses /metrics).
         return metrics_response(request, metrics)
 
-    store = None
+    store, breaker, redis_timeout = None, None, settings.redis_timeout_ms / 1000
     if settings.redis_url:
         breaker = redis_breaker(
             metrics, settings.breaker_threshold, settings.breaker_cooldown_seconds
         )
-        store = RedisStore(settings.redis_url, settings.redis_timeout_ms / 1000, breaker)
+        store = RedisStore(settings.redis_url, redis_timeout, breaker)
+    limits = RateLimiter(settings.rate_limits, metrics, settings.redis_url, redis_timeout, breaker)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -107,6 +109,7 @@ def create_app(settings: Settings) -> Starlette:
         zone=ZoneInfo(settings.timezone),
         metrics=metrics,
         cache=ResponseCache(store, settings.cache_ttl_seconds, metrics),
+        limits=limits,
     )
     app.state.openapi = json.dumps(build_openapi(operations), ensure_ascii=False).encode()
     return app

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from limits import parse
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -59,6 +60,11 @@ class Settings(BaseSettings):
         50, ge=1, le=10_000, description="How long a Redis command may take before it is skipped."
     )
     cache_ttl_seconds: int = Field(300, ge=1, le=86_400, description="Cached answers expire after.")
+    rate_limit_root: str = Field("200/minute", description="Per client address: / and others.")
+    rate_limit_health: str = Field("500/minute", description="Per client address: /health.")
+    rate_limit_read: str = Field("12000/minute", description="Per API key: reads.")
+    rate_limit_write: str = Field("6000/minute", description="Per API key: writes.")
+    rate_limit_admin: str = Field("600/minute", description="Per API key: /chaves.")
     max_in_flight: int = Field(
         256, ge=1, le=100_000, description="Requests an instance answers at once; beyond: 503."
     )
@@ -97,6 +103,28 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value
+
+    @field_validator(
+        "rate_limit_root", "rate_limit_health", "rate_limit_read", "rate_limit_write",
+        "rate_limit_admin",
+    )  # fmt: skip
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError("must be like 200/minute (per second, minute, hour or day)") from None
+        return value
+
+    @property
+    def rate_limits(self) -> dict[str, str]:
+        return {
+            "root": self.rate_limit_root,
+            "health": self.rate_limit_health,
+            "read": self.rate_limit_read,
+            "write": self.rate_limit_write,
+            "admin": self.rate_limit_admin,
+        }
 
     @field_validator("timezone")
     @classmethod

@@ -67,7 +67,7 @@ def _plain(number: float) -> str:
 @dataclass(frozen=True)
 class Load:
     url: str
-    token: str
+    tokens: list[str]  # the PCs' API keys, shared round-robin
     pcs: int
     seconds: float
     think: float  # seconds an operator pauses after each request
@@ -131,10 +131,14 @@ def running(
     yielded function to wait for the end and get the run. k6 is killed if the block fails."""
     results.mkdir(parents=True, exist_ok=True)
     summary_path = results / "k6-summary.json"
+    # The keys go to k6 in a file readable by us only, removed when k6 is done.
+    tokens_path = results / "tokens.json"
+    tokens_path.touch(mode=0o600)
+    tokens_path.write_text(json.dumps(load.tokens))
     env = {
         **os.environ,
         "FICHAS_URL": load.url,
-        "FICHAS_TOKEN": load.token,
+        "FICHAS_TOKENS_FILE": str(tokens_path.resolve()),
         "FICHAS_PCS": str(load.pcs),
         "FICHAS_DURATION": f"{load.seconds:g}s",
         "FICHAS_THINK": f"{load.think:g}",
@@ -175,3 +179,4 @@ def running(
             process.kill()
             process.wait()
         reader.join(timeout=10)
+        tokens_path.unlink(missing_ok=True)

@@ -13,14 +13,14 @@ import signal
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from loadtest import k6, report
-from loadtest.target import Target, own_cluster, temporary_key
+from loadtest.target import Target, own_cluster, redis_server, temporary_keys
 
 SCENARIOS = ("pcs", "chaos", "capacity")
 DEFAULT_STEPS = (15, 25, 50, 100, 200, 400, 800, 1000, 1200, 1600, 2000)
@@ -39,6 +39,7 @@ class Plan:
     target_url: str | None = None
     admin_key: str | None = None
     instances: int = 3
+    redis: bool = False  # own cluster: with a Redis of its own (chaos then stops it too)
 
 
 def run(plan: Plan) -> int:
@@ -47,10 +48,11 @@ def run(plan: Plan) -> int:
     print(f"fichas loadtest {plan.scenario}: SLO {plan.slo.describe()}; results in {plan.results}")
     with _target(plan) as target:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        with temporary_key(target, f"loadtest-{plan.scenario}-{stamp}") as token:
+        most = max(plan.steps) if plan.scenario == "capacity" else plan.pcs
+        with temporary_keys(target, f"loadtest-{plan.scenario}-{stamp}", most) as tokens:
             if plan.scenario == "capacity":
-                return _capacity(plan, target, token)
-            return _steady(plan, target, token)
+                return _capacity(plan, target, tokens)
+            return _steady(plan, target, tokens)
 
 
 @contextmanager
@@ -58,27 +60,49 @@ def _target(plan: Plan) -> Iterator[Target]:
     if plan.target_url is not None:
         yield Target(plan.target_url.rstrip("/"), plan.admin_key or "")
         return
-    with tempfile.TemporaryDirectory(prefix="fichas-loadtest-") as data_dir:
-        print(f"starting a cluster of {plan.instances} instances on demo data ...", flush=True)
-        with own_cluster(Path(data_dir), plan.instances, plan.results / "cluster.log") as target:
-            print(f"cluster up on {target.url}", flush=True)
-            yield target
+    with tempfile.TemporaryDirectory(prefix="fichas-loadtest-") as data_dir, ExitStack() as stack:
+        redis = None
+        if plan.redis:
+            redis = stack.enter_context(redis_server(Path(data_dir)))
+        with_redis = f", Redis on {redis.url}" if redis else ""
+        print(f"starting {plan.instances} instances on demo data{with_redis} ...", flush=True)
+        log = plan.results / "cluster.log"
+        target = stack.enter_context(own_cluster(Path(data_dir), plan.instances, log, redis))
+        print(f"cluster up on {target.url}", flush=True)
+        yield target
 
 
-def _steady(plan: Plan, target: Target, token: str) -> int:
+def _steady(plan: Plan, target: Target, tokens: list[str]) -> int:
     """``pcs``: the load for the whole duration; ``chaos``: the same, with an instance
-    killed (``kill -9``) halfway."""
-    load = k6.Load(target.url, token, plan.pcs, plan.seconds, plan.think)
+    killed (``kill -9``) halfway — or, with a Redis, an instance killed at a quarter, Redis
+    killed at half and started again at three quarters."""
+    load = k6.Load(target.url, tokens, plan.pcs, plan.seconds, plan.think)
     events: list[tuple[float, str]] = []
     with k6.running(load, plan.slo, plan.results, k6.Progress(plan.scenario)) as finish:
         if plan.scenario == "chaos":
-            victim = target.instance_pids()[CHAOS_VICTIM]
-            time.sleep(plan.seconds / 2)
-            os.kill(victim, signal.SIGKILL)
-            events.append((time.time(), f"kill -9 {CHAOS_VICTIM}"))
-            print(f"  chaos: killed {CHAOS_VICTIM} (pid {victim}) with SIGKILL", flush=True)
+            _break(target, plan.seconds, events)
         result = finish()
     return _conclude(plan, result, events)
+
+
+def _break(target: Target, seconds: float, events: list[tuple[float, str]]) -> None:
+    def at(fraction: float, label: str) -> None:
+        time.sleep(max(0.0, started + seconds * fraction - time.monotonic()))
+        events.append((time.time(), label))
+        print(f"  chaos: {label}", flush=True)
+
+    started = time.monotonic()
+    victim = target.instance_pids()[CHAOS_VICTIM]
+    if target.redis is None:
+        at(0.5, f"kill -9 {CHAOS_VICTIM}")
+        os.kill(victim, signal.SIGKILL)
+        return
+    at(0.25, f"kill -9 {CHAOS_VICTIM}")
+    os.kill(victim, signal.SIGKILL)
+    at(0.5, "kill -9 redis")
+    target.redis.kill()
+    at(0.75, "redis started")
+    target.redis.start()
 
 
 def _conclude(plan: Plan, result: k6.Run, events: list[tuple[float, str]]) -> int:
@@ -110,11 +134,11 @@ def _verdict(result: k6.Run) -> int:
     return 1
 
 
-def _capacity(plan: Plan, target: Target, token: str) -> int:
+def _capacity(plan: Plan, target: Target, tokens: list[str]) -> int:
     """Step the number of PCs up until a step misses the SLO (or the steps run out)."""
     steps: list[dict[str, Any]] = []
     for pcs in plan.steps:
-        load = k6.Load(target.url, token, pcs, plan.seconds, plan.think)
+        load = k6.Load(target.url, tokens, pcs, plan.seconds, plan.think)
         progress = k6.Progress(f"{pcs:>5} PCs", every=10)
         with k6.running(load, plan.slo, plan.results / f"step-{pcs}", progress) as finish:
             result = finish()

@@ -1,11 +1,12 @@
 """The system under load: a cluster of our own on free ports, or one given by URL; and the
-temporary API key the virtual PCs use, revoked when the run ends."""
+temporary API keys the virtual PCs use, revoked when the run ends."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,11 +24,67 @@ class TargetError(Exception):
     """The system under test could not be started or reached; the message says why."""
 
 
+class RedisServer:
+    """A throwaway ``redis-server`` of our own on a free loopback port (never a shared one),
+    which a chaos run or a fault test may kill and start again on the same port. It keeps
+    nothing on disk. Stopped by PID."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", str(self.directory)]  # fmt: skip
+        with (self.directory / f"redis-{self.port}.log").open("ab") as log:
+            self.process = subprocess.Popen(argv, stdout=log, stderr=log)  # noqa: S603
+        deadline = time.monotonic() + 10
+        while not self._answers():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start on port {self.port}")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as probe:
+                probe.sendall(b"PING\r\n")
+                return probe.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+@contextmanager
+def redis_server(directory: Path) -> Iterator[RedisServer]:
+    server = RedisServer(directory)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
 @dataclass(frozen=True)
 class Target:
     url: str
     admin_key: str
     status_path: Path | None = None  # our own cluster's status file (for chaos)
+    redis: RedisServer | None = None  # our own cluster's Redis (for chaos)
 
     def instance_pids(self) -> dict[str, int]:
         if self.status_path is None:
@@ -41,11 +98,17 @@ def _cli(*argv: str) -> list[str]:
 
 
 @contextmanager
-def own_cluster(data_dir: Path, instances: int, log_path: Path) -> Iterator[Target]:
+def own_cluster(
+    data_dir: Path, instances: int, log_path: Path, redis: RedisServer | None = None
+) -> Iterator[Target]:
     """``fichas up`` on a fresh SQLite database of demo data (500 clientes, 3,000 pedidos), on
-    free loopback ports; stopped by PID (SIGTERM, then SIGKILL) when the block ends."""
+    free loopback ports, with ``redis`` as its cache if given; stopped by PID (SIGTERM, then
+    SIGKILL) when the block ends."""
     env = {**os.environ, "FICHAS_DATA_DIR": str(data_dir), "FICHAS_LOG_LEVEL": "warning"}
     env.pop("FICHAS_DATABASE_URL", None)
+    env.pop("FICHAS_REDIS_URL", None)
+    if redis is not None:
+        env["FICHAS_REDIS_URL"] = redis.url
     with log_path.open("wb") as log:
         for argv in (["migrate"], ["demo-data"]):
             subprocess.run(_cli(*argv), env=env, stdout=log, stderr=log, check=True)  # noqa: S603
@@ -59,7 +122,7 @@ def own_cluster(data_dir: Path, instances: int, log_path: Path) -> Iterator[Targ
                 raise TargetError(f"fichas up did not start; see {log_path}")
             time.sleep(0.2)
         admin_key = (data_dir / "admin.key").read_text().strip()
-        yield Target(f"http://{listen}", admin_key, data_dir / "cluster" / "status.json")
+        yield Target(f"http://{listen}", admin_key, data_dir / "cluster" / "status.json", redis)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -85,11 +148,22 @@ def _request(target: Target, method: str, path: str, body: object = None) -> Any
     return json.loads(content) if content else None
 
 
+# Each shop-floor PC has its own key, and the API limits requests per key; up to this many
+# keys are made, the virtual PCs sharing them round-robin beyond that (creating keys is an
+# admin request, itself rate-limited).
+MAX_KEYS = 100
+
+
 @contextmanager
-def temporary_key(target: Target, name: str) -> Iterator[str]:
-    """A read+write key for the run, created with the admin key and revoked afterwards."""
-    created = _request(target, "POST", "/chaves", {"nome": name, "escopos": ["read", "write"]})
+def temporary_keys(target: Target, name: str, count: int) -> Iterator[list[str]]:
+    """``min(count, MAX_KEYS)`` read+write keys for the run, made with the admin key and
+    revoked afterwards."""
+    created: list[dict[str, Any]] = []
     try:
-        yield str(created["token"])
+        for n in range(1, min(count, MAX_KEYS) + 1):
+            body = {"nome": f"{name}-{n}", "escopos": ["read", "write"]}
+            created.append(_request(target, "POST", "/chaves", body))
+        yield [str(key["token"]) for key in created]
     finally:
-        _request(target, "DELETE", f"/chaves/{created['id']}")
+        for key in created:
+            _request(target, "DELETE", f"/chaves/{key['id']}")

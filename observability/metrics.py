@@ -32,6 +32,8 @@ class Metrics:
     breaker_calls: Counter
     idempotent_replays: Counter
     cache_requests: Counter
+    rate_limited: Counter
+    rate_limit_fallbacks: Counter
 
 
 def build_metrics(instance: str) -> Metrics:
@@ -79,6 +81,13 @@ def build_metrics(instance: str) -> Metrics:
             "cache_requests",
             "Cached reads by result: hit, miss, or bypass (Redis unavailable).",
             ("cache", "result"),
+        ),
+        rate_limited=counter(
+            "rate_limited", "Requests refused (429) for going over a rate limit.", ("route",)
+        ),
+        rate_limit_fallbacks=counter(
+            "rate_limit_fallbacks",
+            "Rate-limit checks made in this instance's memory because Redis was unavailable.",
         ),
     )
     metrics.build.info({"version": version("fichas"), "instance": instance})

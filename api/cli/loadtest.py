@@ -36,6 +36,11 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     parser.add_argument("--instances", type=int, default=3, help="own cluster's instances")
     parser.add_argument(
+        "--redis",
+        action="store_true",
+        help="own cluster: with a redis-server of its own (chaos then kills and restarts it)",
+    )
+    parser.add_argument(
         "--slo-success", type=float, help="%% answered right (default 99.9; chaos 100)"
     )
     parser.add_argument("--slo-p95", default="100ms", help="p95 latency bound (default 100ms)")
@@ -71,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
             target_url=args.target,
             admin_key=_admin_key(args, load_settings().data_dir) if args.target else None,
             instances=_positive(args.instances, "--instances"),
+            redis=args.redis,
         )
     except (ValueError, OSError) as exc:
         print(f"fichas: {exc}", file=sys.stderr)

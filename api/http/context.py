@@ -13,6 +13,7 @@ from api.auth.keys import Principal
 from api.cache.responses import ResponseCache
 from api.db.gateway import Database
 from api.http.problems import Problem
+from api.resilience.ratelimit import RateLimiter
 from api.schemas.common import MAX_ID
 from api.settings import Settings
 from observability.metrics import Metrics
@@ -28,6 +29,7 @@ class Services:
     zone: ZoneInfo
     metrics: Metrics
     cache: ResponseCache
+    limits: RateLimiter
 
     def today(self) -> date:
         """The factory's calendar day (due dates are local dates, not UTC ones)."""

@@ -43,11 +43,25 @@ class Operation:
     def operation_id(self) -> str:
         return self.handler.__name__
 
+    @property
+    def rate_class(self) -> str:
+        """Which rate limit applies: per client address for the open service endpoints (``/``
+        and ``/health`` each their own), per key and scope for the rest."""
+        if self.path == "/health":
+            return "health"
+        return self.scope or "root"
+
     async def __call__(self, request: Request) -> Response:
         services: Services = request.app.state.services
         principal = ANONYMOUS
         if self.scope is not None:
             principal = await services.auth.principal(request, self.scope)
+        who = (
+            f"key:{principal.id}" if self.scope else f"ip:{request.client and request.client.host}"
+        )
+        verdict = await services.limits.check(self.rate_class, who)
+        if not verdict.allowed:
+            raise services.limits.refuse(self.rate_class, verdict, self.path)
         call = Call(request, principal, services)
         if self.cached and request.method == "GET":
             return await services.cache.serve(call, self.cached, self.handler)

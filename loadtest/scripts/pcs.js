@@ -5,7 +5,8 @@
 // below.
 //
 //   FICHAS_URL         the API, e.g. http://127.0.0.1:8080
-//   FICHAS_TOKEN       an API key with the read and write scopes
+//   FICHAS_TOKENS_FILE a JSON list of API keys (read and write scopes), one per PC or shared
+//                      round-robin when there are fewer keys than PCs
 //   FICHAS_PCS         virtual users (default 25)
 //   FICHAS_DURATION    how long they run (default 60s)
 //   FICHAS_THINK       seconds an operator pauses after each request (default 0; jittered ±50 %)
@@ -20,11 +21,18 @@ import { Rate } from 'k6/metrics';
 const BASE = __ENV.FICHAS_URL;
 const THINK = Number(__ENV.FICHAS_THINK || '0');
 const STATUSES = ['em_producao', 'pronto', 'entregue'];
-const HEADERS = {
-  Authorization: `Bearer ${__ENV.FICHAS_TOKEN}`,
-  'Content-Type': 'application/json',
-  'User-Agent': 'fichas-loadtest',
-};
+const TOKENS = JSON.parse(open(__ENV.FICHAS_TOKENS_FILE));
+
+function headersFor(token) {
+  return {
+    Authorization: `Bearer ${token}`,
+    'Content-Type': 'application/json',
+    'User-Agent': 'fichas-loadtest',
+  };
+}
+
+// This PC's key (__VU is 0 outside any VU, e.g. in setup, which uses the first).
+const HEADERS = headersFor(TOKENS[Math.max(__VU - 1, 0) % TOKENS.length]);
 
 // One sample per request the PC needed answered (after its retry, if it had one), tagged with the
 // endpoint: did it get the right answer? Success rates and the SLO are computed from this, not

@@ -12,7 +12,8 @@ from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from tests.support import RedisServer, make_token, migrated_engine, new_cliente, redis_server
+from loadtest.target import RedisServer, redis_server
+from tests.support import make_token, migrated_engine, new_cliente
 
 COOLDOWN = 0.5
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx2
 
 from api.settings import Settings
-from tests.support import make_token, migrated_engine, redis_server, running_server
+from loadtest.target import redis_server
+from tests.support import make_token, migrated_engine, running_server
 
 ROUNDS = 1000
 

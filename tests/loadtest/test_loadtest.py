@@ -118,13 +118,19 @@ def test_capacity_steps_up_and_answers_how_many_pcs(
     assert (tmp_path / "chart.png").read_bytes().startswith(PNG)
 
 
-def test_chaos_kills_an_instance_and_every_request_is_still_answered(tmp_path: Path) -> None:
-    # Its own cluster: the load test must know the instances' PIDs to kill one.
-    done = _loadtest(tmp_path, "--scenario", "chaos", "--pcs", "8", "--duration", "16s")
+def test_chaos_kills_an_instance_and_redis_and_every_request_is_still_answered(
+    tmp_path: Path,
+) -> None:
+    # Its own cluster and Redis: the load test must know their PIDs to kill them.
+    chaos = ["--scenario", "chaos", "--redis", "--pcs", "8", "--duration", "20s"]
+    done = _loadtest(tmp_path, *chaos)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "killed api-1" in done.stdout
+    assert "chaos: kill -9 api-1" in done.stdout
     summary = _summary(tmp_path)
     assert summary["slo"]["success"] == 100.0
     assert summary["total"]["success_pct"] == 100.0
-    assert [e["label"] for e in summary["events"]] == ["kill -9 api-1"]
-    assert 4 < summary["events"][0]["second"] < 12  # halfway, while the load ran
+    labels = [e["label"] for e in summary["events"]]
+    assert labels == ["kill -9 api-1", "kill -9 redis", "redis started"]
+    seconds = [e["second"] for e in summary["events"]]
+    assert seconds == sorted(seconds)
+    assert 2 < seconds[0] < seconds[-1] < 18  # while the load ran

@@ -1,0 +1,92 @@
+"""Rate limits per API key (else per client address), per class of route, with the ``limits``
+library: counters shared by every instance through Redis, kept in this instance's memory while
+Redis is unavailable (counted as a fallback), and in memory only when no Redis is configured.
+
+Fixed windows (one INCR per request) rather than sliding ones: the limits sit far above what an
+honest PC does, and are there to stop a runaway script, not to shape traffic precisely.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.strategies import FixedWindowRateLimiter
+from redis.exceptions import RedisError
+
+from api.http.problems import Problem
+from api.resilience.breaker import Breaker, CircuitOpen
+from observability.metrics import Metrics
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    limit: RateLimitItem
+    remaining: int
+    reset_in: int  # seconds until the window ends
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        limits: dict[str, str],
+        metrics: Metrics,
+        redis_url: str | None = None,
+        timeout: float = 0.05,
+        breaker: Breaker | None = None,
+    ) -> None:
+        """``limits``: route class → "N/second|minute|hour" (the limits library's notation)."""
+        self.limits = {name: parse(text) for name, text in limits.items()}
+        self.metrics = metrics
+        self.breaker = breaker
+        self.local = FixedWindowRateLimiter(MemoryStorage())
+        self.shared = None
+        if redis_url:
+            storage = RedisStorage(
+                f"async+{redis_url}",
+                implementation="redispy",
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+            )
+            self.shared = FixedWindowRateLimiter(storage)
+
+    async def check(self, route_class: str, who: str) -> Verdict:
+        limit = self.limits[route_class]
+        limiter = self.local
+        if self.shared is not None and self.breaker is not None:
+            try:
+                with self.breaker.guard():
+                    return await self._verdict(self.shared, limit, who)
+            except (CircuitOpen, RedisError, OSError, TimeoutError):
+                self.metrics.rate_limit_fallbacks.inc()
+        return await self._verdict(limiter, limit, who)
+
+    async def _verdict(
+        self, limiter: FixedWindowRateLimiter, limit: RateLimitItem, who: str
+    ) -> Verdict:
+        if await limiter.hit(limit, who):
+            return Verdict(True, limit, 0, 0)  # the figures only matter to a refusal
+        stats = await limiter.get_window_stats(limit, who)
+        reset_in = max(1, math.ceil(stats.reset_time - time.time()))
+        return Verdict(False, limit, stats.remaining, reset_in)
+
+    def refuse(self, route_class: str, verdict: Verdict, route: str) -> Problem:
+        """The 429, with the IETF draft's RateLimit-Policy and RateLimit fields."""
+        self.metrics.rate_limited.labels(route).inc()
+        window = verdict.limit.get_expiry()
+        return Problem(
+            429,
+            "rate-limited",
+            "Too many requests",
+            f"at most {verdict.limit.amount} {route_class} requests per {window} s for one "
+            f"key; try again in {verdict.reset_in} s",
+            headers={
+                "RateLimit-Policy": f'"{route_class}";q={verdict.limit.amount};w={window}',
+                "RateLimit": f'"{route_class}";r={verdict.remaining};t={verdict.reset_in}',
+                "Retry-After": str(verdict.reset_in),
+            },
+        )

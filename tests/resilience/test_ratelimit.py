@@ -1,0 +1,54 @@
+"""Rate limits: per key and route class, 429 problems with the IETF draft's fields, others
+unaffected; counters in memory without Redis (here) and shared through Redis (integration)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from tests.support import assert_problem, make_token, migrated_engine
+
+
+@pytest.fixture
+def app_and_tokens(tmp_path: Path) -> Iterator[tuple[TestClient, str, str]]:
+    settings = Settings(data_dir=tmp_path, rate_limit_read="3/minute", rate_limit_root="2/minute")
+    engine = migrated_engine(settings)
+    tokens = [make_token(engine, f"pc-{n}", ["read", "write"]) for n in (1, 2)]
+    engine.dispose()
+    with TestClient(create_app(settings)) as client:
+        yield client, tokens[0], tokens[1]
+
+
+def test_a_key_over_its_limit_gets_429_and_the_others_do_not(
+    app_and_tokens: tuple[TestClient, str, str],
+) -> None:
+    client, mine, theirs = app_and_tokens
+    me = {"Authorization": f"Bearer {mine}"}
+    assert [client.get("/clientes", headers=me).status_code for _ in range(3)] == [200] * 3
+    refused = client.get("/clientes/1", headers=me)  # reads share one limit, whatever the path
+    body = assert_problem(refused, 429, "rate-limited")
+    assert "3 read requests per 60 s" in body["detail"]
+    assert refused.headers["ratelimit-policy"] == '"read";q=3;w=60'
+    match = re.fullmatch(r'"read";r=0;t=(\d+)', refused.headers["ratelimit"])
+    assert match is not None, refused.headers["ratelimit"]
+    assert 1 <= int(match[1]) <= 60
+    assert refused.headers["retry-after"] == match[1]
+    # Writes have their own budget; another key its own.
+    them = {"Authorization": f"Bearer {theirs}"}
+    assert client.get("/clientes", headers=them).status_code == 200
+    metrics = client.get("/metrics").text
+    assert 'fichas_rate_limited_total{route="/clientes/{id:int}"} 1.0' in metrics
+
+
+def test_open_endpoints_are_limited_per_client_address(
+    app_and_tokens: tuple[TestClient, str, str],
+) -> None:
+    client, _, _ = app_and_tokens
+    assert [client.get("/").status_code for _ in range(3)] == [200, 200, 429]
+    assert client.get("/health").status_code == 200  # its own, larger budget

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from api.auth.guard import Authenticator
 from api.cache.responses import ResponseCache
-from api.cache.store import RedisStore, redis_breaker
+from api.cache.store import RedisStore, redis_breaker, redis_pool
 from api.db.engine import build_engine, threads
 from api.db.gateway import Database, DatabaseUnavailable
 from api.db.migrate import ensure_current
@@ -62,13 +62,14 @@ def create_app(settings: Settings) -> Starlette:
         # off the public listener (the proxy refuses /metrics).
         return metrics_response(request, metrics)
 
-    store, breaker, redis_timeout = None, None, settings.redis_timeout_ms / 1000
+    pool, store, redis = None, None, None
     if settings.redis_url:
+        pool = redis_pool(settings.redis_url, settings.redis_timeout_ms / 1000)
         breaker = redis_breaker(
             metrics, settings.breaker_threshold, settings.breaker_cooldown_seconds
         )
-        store = RedisStore(settings.redis_url, redis_timeout, breaker)
-    limits = RateLimiter(settings.rate_limits, metrics, settings.redis_url, redis_timeout, breaker)
+        store, redis = RedisStore(pool, breaker), (pool, breaker)
+    limits = RateLimiter(settings.rate_limits, metrics, redis)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -76,8 +77,8 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
-            if store is not None:
-                await store.close()
+            if pool is not None:
+                await pool.aclose()
             db.close()
 
     app = Starlette(

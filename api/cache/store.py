@@ -9,29 +9,31 @@ from __future__ import annotations
 
 from typing import cast
 
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from api.resilience.breaker import Breaker, CircuitOpen
 from observability.metrics import Metrics
+
+# redis-py retries failed commands itself by default, waiting between tries: never here.
+NO_RETRY = Retry(NoBackoff(), 0)
 
 
 def redis_failure(exc: BaseException) -> bool:
     return isinstance(exc, RedisError | OSError | TimeoutError)
 
 
+def redis_pool(url: str, timeout: float) -> ConnectionPool:
+    """The instance's one pool of Redis connections, shared by the cache and the rate limits."""
+    return ConnectionPool.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+
 class RedisStore:
-    def __init__(self, url: str, timeout: float, breaker: Breaker) -> None:
+    def __init__(self, pool: ConnectionPool, breaker: Breaker) -> None:
         self.breaker = breaker
-        self.client = Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-            health_check_interval=0,
-        )
+        self.client = Redis(connection_pool=pool, retry=NO_RETRY)
 
     async def mget(self, *keys: str) -> list[bytes | None] | None:
         """The values (None where absent); None when Redis did not answer."""
@@ -61,9 +63,6 @@ class RedisStore:
                 return True
         except (CircuitOpen, RedisError, OSError, TimeoutError):
             return False
-
-    async def close(self) -> None:
-        await self.client.aclose()
 
 
 def redis_breaker(metrics: Metrics, threshold: int, cooldown: float) -> Breaker:

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import FixedWindowRateLimiter
+from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
+from api.cache.store import NO_RETRY
 from api.http.problems import Problem
 from api.resilience.breaker import Breaker, CircuitOpen
 from observability.metrics import Metrics
@@ -35,22 +37,22 @@ class RateLimiter:
         self,
         limits: dict[str, str],
         metrics: Metrics,
-        redis_url: str | None = None,
-        timeout: float = 0.05,
-        breaker: Breaker | None = None,
+        redis: tuple[ConnectionPool, Breaker] | None = None,
     ) -> None:
         """``limits``: route class → "N/second|minute|hour" (the limits library's notation)."""
         self.limits = {name: parse(text) for name, text in limits.items()}
         self.metrics = metrics
-        self.breaker = breaker
         self.local = FixedWindowRateLimiter(MemoryStorage())
-        self.shared = None
-        if redis_url:
+        self.shared, self.breaker = None, None
+        if redis is not None:
+            pool, self.breaker = redis
+            # The URI is a formality here: the client is built on the pool given. limits
+            # documents connection_pool (the options go to redis-py) but types them narrowly.
             storage = RedisStorage(
-                f"async+{redis_url}",
+                "async+redis://",
                 implementation="redispy",
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
+                connection_pool=pool,  # type: ignore[arg-type]
+                retry=NO_RETRY,  # type: ignore[arg-type]
             )
             self.shared = FixedWindowRateLimiter(storage)
 

@@ -35,6 +35,13 @@ class RedisStore:
         self.breaker = breaker
         self.client = Redis(connection_pool=pool, retry=NO_RETRY)
 
+    async def ping(self) -> bool:
+        try:
+            with self.breaker.guard():
+                return bool(await self.client.ping())
+        except (CircuitOpen, RedisError, OSError, TimeoutError):
+            return False
+
     async def mget(self, *keys: str) -> list[bytes | None] | None:
         """The values (None where absent); None when Redis did not answer."""
         try:

@@ -21,6 +21,11 @@ class Health(TypedDict):
     status: str
 
 
+class Readiness(TypedDict):
+    status: str
+    redis: str  # "ok", "degraded" (the instance serves on without it) or "off" (not configured)
+
+
 async def root(call: Call) -> Response:
     return JSONResponse({"name": "fichas", "version": __version__, "docs": "/openapi.json"})
 
@@ -41,7 +46,9 @@ async def ready(call: Call) -> Response:
             f"the database does not answer: {type(exc).__name__}",
             headers={"Retry-After": "1"},
         ) from exc
-    return JSONResponse({"status": "ok"})
+    store = call.services.cache.store
+    redis = "off" if store is None else "ok" if await store.ping() else "degraded"
+    return JSONResponse({"status": "ok", "redis": redis})
 
 
 async def openapi(call: Call) -> Response:
@@ -53,7 +60,7 @@ TAG = "service"
 OPERATIONS = [
     Operation("GET", "/", root, "What this service is", TAG, response=Info),
     Operation("GET", "/health", health, "Liveness: the process answers", TAG, response=Health),
-    Operation("GET", "/ready", ready, "Readiness: the database answers", TAG, response=Health,
-              errors=(503,)),
+    Operation("GET", "/ready", ready, "Readiness: the database answers; Redis reported",
+              TAG, response=Readiness, errors=(503,)),
     Operation("GET", "/openapi.json", openapi, "This OpenAPI 3.1 document", TAG),
 ]  # fmt: skip

@@ -91,6 +91,7 @@ def test_a_dead_redis_is_bypassed_then_used_again(api: TestClient, redis: RedisS
         assert time.monotonic() - started < 1  # never waiting on Redis
     assert _count(api, "clientes", "bypass") == 5
     assert _breaker_open(api)
+    assert api.get("/ready").json() == {"status": "ok", "redis": "degraded"}  # still ready
 
     redis.start()  # empty: Redis here keeps nothing on disk
     time.sleep(COOLDOWN + 0.1)
@@ -99,3 +100,4 @@ def test_a_dead_redis_is_bypassed_then_used_again(api: TestClient, redis: RedisS
     hits = _count(api, "clientes", "hit")
     assert api.get(path).status_code == 200
     assert _count(api, "clientes", "hit") == hits + 1
+    assert api.get("/ready").json() == {"status": "ok", "redis": "ok"}

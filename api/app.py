@@ -43,6 +43,7 @@ from api.routes.operation import build_routes
 from api.routes.table import all_operations
 from api.settings import Settings
 from observability.metrics import build_metrics, metrics_response
+from observability.requests import RequestMetricsMiddleware
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -86,6 +87,7 @@ def create_app(settings: Settings) -> Starlette:
         middleware=[
             Middleware(ForwardedForMiddleware, trusted=settings.trusted_proxies),
             Middleware(RequestIdMiddleware, instance=settings.instance),
+            Middleware(RequestMetricsMiddleware, metrics=metrics),
             Middleware(
                 LoadShedMiddleware,
                 metrics=metrics,

@@ -19,6 +19,7 @@ from api.cli.migrate import apply_migrations
 from api.db.engine import build_engine
 from api.db.migrate import ensure_current
 from api.settings import Settings, load_settings
+from observability.logs import configure_logging
 
 T = TypeVar("T")
 
@@ -51,7 +52,8 @@ def announce_admin_key(settings: Settings) -> None:
 async def _serve(settings: Settings) -> None:
     config = Config()
     config.bind = [settings.listen]
-    config.accesslog = None  # one access log, the application's, comes with observability
+    config.accesslog = None  # one access log, the application's (observability/requests.py)
+    config.errorlog = logging.getLogger("hypercorn.error")  # a Logger: Hypercorn adds no handler
     config.graceful_timeout = 10
     config.include_server_header = False  # say nothing about what runs here
     stop = asyncio.Event()
@@ -79,10 +81,7 @@ def event_loop_runner(main: Coroutine[Any, Any, T]) -> T:
 def run(args: argparse.Namespace) -> int:
     overrides = {"listen": args.listen} if args.listen else {}
     settings = load_settings(**overrides)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # we say what migrate did
+    configure_logging(settings.log_level, settings.instance)
     if args.migrate:
         print(apply_migrations(settings), flush=True)
     announce_admin_key(settings)

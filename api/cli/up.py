@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 from api.cli.migrate import apply_migrations
 from api.cli.serve import announce_admin_key, event_loop_runner
 from api.settings import load_settings
+from observability.logs import configure_logging
 from proxy.caddy import OwnCertificate, Tls
 from proxy.cluster import build_cluster
 
@@ -56,10 +56,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"fichas: {exc}", file=sys.stderr)
         return 2
     settings = load_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings.log_level, "supervisor")
     print(apply_migrations(settings), flush=True)
     announce_admin_key(settings)
     supervisor = build_cluster(settings, instances=args.instances, listen=args.listen, tls=tls)

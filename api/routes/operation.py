@@ -56,6 +56,7 @@ class Operation:
         principal = ANONYMOUS
         if self.scope is not None:
             principal = await services.auth.principal(request, self.scope)
+            request.scope["fichas.key"] = principal.nome  # for the access log
         who = (
             f"key:{principal.id}" if self.scope else f"ip:{request.client and request.client.host}"
         )

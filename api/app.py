@@ -69,7 +69,7 @@ def create_app(settings: Settings) -> Starlette:
         breaker = redis_breaker(
             metrics, settings.breaker_threshold, settings.breaker_cooldown_seconds
         )
-        store, redis = RedisStore(pool, breaker), (pool, breaker)
+        store, redis = RedisStore(pool, breaker, metrics), (pool, breaker)
     limits = RateLimiter(settings.rate_limits, metrics, redis)
 
     @asynccontextmanager

@@ -2,20 +2,26 @@
 
 Every command has a short timeout and goes through the ``redis`` circuit breaker; a command that
 fails or is refused answers ``None`` and the caller carries on without the cache. redis-py's own
-retries are switched off: a retry waits, and waiting is what this must not do.
+retries are switched off (they wait seconds); a dropped connection is retried once, at once.
 """
 
 from __future__ import annotations
 
-from typing import cast
+from collections.abc import Awaitable, Callable
+from typing import TypeVar, cast
 
+import backoff
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from api.resilience.breaker import Breaker, CircuitOpen
+from api.resilience.retry import count_retries
 from observability.metrics import Metrics
+
+T = TypeVar("T")
 
 # redis-py retries failed commands itself by default, waiting between tries: never here.
 NO_RETRY = Retry(NoBackoff(), 0)
@@ -31,45 +37,62 @@ def redis_pool(url: str, timeout: float) -> ConnectionPool:
 
 
 class RedisStore:
-    def __init__(self, pool: ConnectionPool, breaker: Breaker) -> None:
+    def __init__(self, pool: ConnectionPool, breaker: Breaker, metrics: Metrics) -> None:
         self.breaker = breaker
         self.client = Redis(connection_pool=pool, retry=NO_RETRY)
+        # A dropped connection (Redis restarted, a connection that went stale) fails at once
+        # and works on a fresh one, so it is tried once more after a few milliseconds. A
+        # timeout is not: waiting again is what this class exists to avoid.
+        self._retrying = backoff.on_exception(
+            backoff.expo,
+            RedisConnectionError,
+            max_tries=2,
+            factor=0.002,
+            jitter=backoff.full_jitter,
+            on_success=count_retries(metrics, "success"),
+            on_giveup=count_retries(metrics, "exhausted"),
+            logger=None,
+        )(_send)
 
     async def ping(self) -> bool:
-        try:
-            with self.breaker.guard():
-                return bool(await self.client.ping())
-        except (CircuitOpen, RedisError, OSError, TimeoutError):
-            return False
+        return bool(await self._call("redis.ping", self.client.ping))
 
     async def mget(self, *keys: str) -> list[bytes | None] | None:
         """The values (None where absent); None when Redis did not answer."""
-        try:
-            with self.breaker.guard():
-                # bytes: the client is made without decode_responses
-                return cast(list[bytes | None], await self.client.mget(keys))
-        except (CircuitOpen, RedisError, OSError, TimeoutError):
-            return None
+        # bytes: the client is made without decode_responses
+        values = await self._call("redis.mget", lambda: self.client.mget(keys))
+        return cast(list[bytes | None] | None, values)
 
     async def set(self, key: str, value: bytes, ttl: int) -> bool:
-        try:
-            with self.breaker.guard():
-                await self.client.set(key, value, ex=ttl)
-                return True
-        except (CircuitOpen, RedisError, OSError, TimeoutError):
-            return False
+        return (
+            await self._call("redis.set", lambda: self.client.set(key, value, ex=ttl)) is not None
+        )
 
     async def incr(self, *keys: str) -> bool:
         """Increment every key, in one round trip; whether Redis did."""
+
+        async def increment() -> bool:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.incr(key)
+                await pipe.execute()
+            return True
+
+        return await self._call("redis.incr", increment) is not None
+
+    async def _call(self, operation: str, command: Callable[[], Awaitable[T]]) -> T | None:
+        """``command``'s answer; None when Redis did not give one (or was not asked)."""
         try:
             with self.breaker.guard():
-                async with self.client.pipeline(transaction=False) as pipe:
-                    for key in keys:
-                        pipe.incr(key)
-                    await pipe.execute()
-                return True
+                result: T = await self._retrying(operation, command)
+                return result
         except (CircuitOpen, RedisError, OSError, TimeoutError):
-            return False
+            return None
+
+
+async def _send(operation: str, command: Callable[[], Awaitable[T]]) -> T:
+    """One try of ``command`` (``operation`` names it in the retry metrics)."""
+    return await command()
 
 
 def redis_breaker(metrics: Metrics, threshold: int, cooldown: float) -> Breaker:

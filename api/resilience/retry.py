@@ -50,8 +50,8 @@ class Retry:
             jitter=backoff.full_jitter,
             factor=base_delay,
             giveup=self._hopeless,
-            on_success=self._count("success"),
-            on_giveup=self._count("exhausted"),
+            on_success=count_retries(metrics, "success"),
+            on_giveup=count_retries(metrics, "exhausted"),
             logger=None,  # counted, not logged: the logs would flood during an outage
         )(self._timed)
 
@@ -67,9 +67,13 @@ class Retry:
         slow = time.monotonic() - self._attempt.started > self.quick
         return slow or not self.transient(exc)
 
-    def _count(self, outcome: str) -> Callable[[Any], None]:
-        def count(details: Any) -> None:
-            if details["tries"] > 1:  # a retry happened: say how it ended
-                self.metrics.retries.labels(details["args"][0], outcome).inc()
 
-        return count
+def count_retries(metrics: Metrics, outcome: str) -> Callable[[Any], None]:
+    """A ``backoff`` handler counting retries by operation (the target's first argument) and
+    how they ended; a call that needed no retry is not counted."""
+
+    def count(details: Any) -> None:
+        if details["tries"] > 1:
+            metrics.retries.labels(details["args"][0], outcome).inc()
+
+    return count

@@ -91,6 +91,9 @@ def test_a_dead_redis_is_bypassed_then_used_again(api: TestClient, redis: RedisS
         assert time.monotonic() - started < 1  # never waiting on Redis
     assert _count(api, "clientes", "bypass") == 5
     assert _breaker_open(api)
+    # A refused connection was tried once more (at once), then given up on.
+    gave_up = 'fichas_retries_total{operation="redis.mget",outcome="exhausted"}'
+    assert gave_up in api.get("/metrics").text
     assert api.get("/ready").json() == {"status": "ok", "redis": "degraded"}  # still ready
 
     redis.start()  # empty: Redis here keeps nothing on disk

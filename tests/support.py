@@ -174,12 +174,17 @@ def own_certificate(directory: Path) -> OwnCertificate:
     return OwnCertificate(directory / "cert.pem", directory / "key.pem")
 
 
+def promtool(*args: str, stdin: str | None = None) -> str:
+    """Run ``promtool`` (Debian's prometheus package; .ci/run installs it); fail the test unless
+    it succeeds. Its output."""
+    binary = shutil.which("promtool")
+    if binary is None:
+        pytest.fail("promtool is missing: install Debian's prometheus package (.ci/run does)")
+    done = subprocess.run([binary, *args], input=stdin, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
 def assert_promtool_accepts(exposition: str) -> None:
     """``promtool check metrics`` finds nothing to say about these metrics."""
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.fail("promtool is missing: install Debian's prometheus package (.ci/run does)")
-    checked = subprocess.run(
-        [promtool, "check", "metrics"], input=exposition, capture_output=True, text=True
-    )
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    promtool("check", "metrics", stdin=exposition)

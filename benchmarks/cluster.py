@@ -43,7 +43,7 @@ if str(ROOT) not in sys.path:  # run as a script, only benchmarks/ is on sys.pat
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import core_api  # noqa: E402
-from proxy.cluster import free_port  # noqa: E402
+from proxy.cluster import free_port, stop_process  # noqa: E402
 
 ENDPOINTS = tuple(e for e in core_api.ENDPOINTS if e.name.startswith("GET /clientes"))
 TARGET_ENDPOINT = "GET /clientes?limit=50"
@@ -142,7 +142,7 @@ def running_cluster(data_dir: Path, instances: int) -> Iterator[tuple[int, int]]
             time.sleep(0.2)
         yield process.pid, port
     finally:
-        core_api.stop(process, timeout=30)  # the supervisor drains its children first
+        stop_process(process, timeout=30)  # the supervisor drains its children first
 
 
 @contextmanager

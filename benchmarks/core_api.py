@@ -36,7 +36,6 @@ import os
 import platform
 import resource
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -51,7 +50,7 @@ from typing import Any
 
 from pysqlite3 import dbapi2 as sqlite
 
-from proxy.cluster import free_port
+from proxy.cluster import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA_SCRIPT = Path(__file__).resolve().parent / "wrk" / "fichas.lua"
@@ -277,18 +276,6 @@ def health_ok(port: int) -> bool:
         return False
 
 
-def stop(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
-    """SIGTERM by PID, SIGKILL if it lingers past ``timeout`` seconds."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @contextmanager
 def running_server(
     data_dir: Path, pin: bool, env: dict[str, str] | None = None
@@ -314,7 +301,7 @@ def running_server(
             time.sleep(0.1)
         yield process, port
     finally:
-        stop(process)
+        stop_process(process, timeout=15)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from proxy.cluster import free_port
+from proxy.cluster import free_port, stop_process
 
 
 class TargetError(Exception):
@@ -53,12 +52,7 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop_process(self.process, timeout=10)
 
     def _answers(self) -> bool:
         try:
@@ -124,13 +118,7 @@ def own_cluster(
         admin_key = (data_dir / "admin.key").read_text().strip()
         yield Target(f"http://{listen}", admin_key, data_dir / "cluster" / "status.json", redis)
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, timeout=30)
 
 
 def _request(target: Target, method: str, path: str, body: object = None) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from api.db.engine import WRITE, build_engine
 from api.db.tables import metadata
 from api.settings import Settings
 from proxy.caddy import OwnCertificate
-from proxy.cluster import free_port
+from proxy.cluster import free_port, stop_process
 
 POSTGRES_URL = os.environ.get(
     "FICHAS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -110,19 +109,7 @@ def running_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
             time.sleep(0.1)
         yield base_url
     finally:
-        stop(process, timeout=15)
-
-
-def stop(process: subprocess.Popen[bytes], timeout: float) -> None:
-    """SIGTERM by PID, then SIGKILL if it is still there after ``timeout`` seconds."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        stop_process(process, timeout=15)
 
 
 def assert_problem(response: httpx2.Response, status: int, slug: str) -> dict[str, Any]:

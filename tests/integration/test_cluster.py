@@ -26,8 +26,8 @@ from typing import Any
 import httpx2
 import pytest
 
-from proxy.cluster import free_port
-from tests.support import own_certificate, stop
+from proxy.cluster import free_port, stop_process
+from tests.support import own_certificate
 
 STARTUP_SECONDS = 90
 
@@ -78,7 +78,7 @@ def running_cluster(data_dir: Path, *options: str) -> Iterator[Cluster]:
         cluster.token = (data_dir / "admin.key").read_text().strip()
         yield cluster
     finally:
-        stop(process, timeout=30)
+        stop_process(process, timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,7 @@ import pytest
 import yaml
 
 from loadtest.target import own_cluster
-from proxy.cluster import free_port
-from tests.support import stop
+from proxy.cluster import free_port, stop_process
 
 OBSERVABILITY = Path(__file__).resolve().parents[2] / "observability"
 
@@ -79,4 +78,4 @@ def test_prometheus_scrapes_every_process_and_records_the_slis(tmp_path: Path) -
             assert float(seen["processes"][0]["value"][1]) == 3  # what the supervisor runs
             assert float(seen["requests"][0]["value"][1]) >= 20
         finally:
-            stop(prometheus, timeout=10)
+            stop_process(prometheus, timeout=10)

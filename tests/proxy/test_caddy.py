@@ -23,8 +23,8 @@ from proxy.caddy import (
     greater_than_pattern,
     write_config,
 )
-from proxy.cluster import free_port
-from tests.support import own_certificate, stop
+from proxy.cluster import free_port, stop_process
+from tests.support import own_certificate
 
 
 @given(limit=st.integers(0, 10**9), value=st.integers(0, 10**12))
@@ -110,6 +110,6 @@ def test_the_proxy_forwards_the_address_it_saw_not_the_one_claimed(tmp_path: Pat
             time.sleep(0.1)
         assert response.text == "127.0.0.1"
     finally:
-        stop(caddy, timeout=10)
+        stop_process(caddy, timeout=10)
         upstream.shutdown()
         upstream.server_close()

@@ -42,9 +42,9 @@ def run_figures(run: Run) -> dict[str, Any]:
     }
 
 
-def table(run: Run) -> str:
-    """Per endpoint and in total: requests, success %, avg, p95, p99 (ms), then the pace."""
-    figures = run_figures(run)
+def table(figures: dict[str, Any]) -> str:
+    """Per endpoint and in total: requests, success %, avg, p95, p99 (ms), then the pace;
+    from ``run_figures``."""
     rows = [(name, f) for name, f in figures["endpoints"].items()] + [("TOTAL", figures["total"])]
     width = max(len(name) for name, _ in rows)
     lines = [
@@ -60,7 +60,7 @@ def table(run: Run) -> str:
         )
     total = figures["total"]
     lines.append(
-        f"{run.load.pcs} PCs, think {run.load.think:g} s: {total['req_per_s']:,.1f} req/s "
+        f"{figures['pcs']} PCs, think {figures['think_s']:g} s: {total['req_per_s']:,.1f} req/s "
         f"over the {figures['seconds']:g} s run ({figures['seconds_with_tail']:.1f} s with the "
         "sessions it cut finishing)"
     )

@@ -111,12 +111,13 @@ def _conclude(plan: Plan, result: k6.Run, events: list[tuple[float, str]]) -> in
         return 2
     start = min(result.samples.by_second)
     marks = [report.Event(when - start, label) for when, label in events]
-    print(report.table(result))
+    figures = report.run_figures(result)
+    print(report.table(figures))
     report.write_summary(
         plan.results / "summary.json",
         plan.scenario,
         plan.slo,
-        {**report.run_figures(result), "events": [m.__dict__ for m in marks]},
+        {**figures, "events": [m.__dict__ for m in marks]},
     )
     title = f"{plan.scenario}: {plan.pcs} PCs, think {plan.think:g} s"
     report.chart_over_time(result.samples, plan.results / "chart.png", title, marks)

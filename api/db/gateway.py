@@ -94,13 +94,15 @@ class Database:
         if self._readers is None:
             with _unavailable(self.guards.reads):
                 return self._transaction(self._on_loop, self.engine, fn, *args, **kwargs)
-        return await self._run(self._readers, self.engine, "db.read", fn, *args, **kwargs)
+        reads = self.guards.reads
+        return await self._run(self._readers, self.engine, reads, "db.read", fn, *args, **kwargs)
 
     async def write(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run ``fn`` in one write transaction: committed whole if it returns, else rolled back."""
-        return await self._run(self._writers, self._writer, "db.write", fn, *args, **kwargs)
+        writes = self.guards.writes
+        return await self._run(self._writers, self._writer, writes, "db.write", fn, *args, **kwargs)
 
     async def ping(self) -> None:
         await self.read(lambda conn: conn.execute(text("SELECT 1")).scalar_one())
@@ -109,6 +111,7 @@ class Database:
         self,
         executor: ThreadPoolExecutor,
         engine: Engine,
+        breaker: Breaker,
         operation: str,
         fn: Callable[Concatenate[Connection, P], T],
         *args: P.args,
@@ -117,7 +120,6 @@ class Database:
         def attempt() -> T:
             return self._transaction(self._per_thread, engine, fn, *args, **kwargs)
 
-        breaker = self.guards.reads if operation == "db.read" else self.guards.writes
         loop = asyncio.get_running_loop()
         with _unavailable(breaker):
             work = loop.run_in_executor(executor, self.guards.retry, operation, attempt)

@@ -48,9 +48,10 @@ class RateLimiter:
         self.limits = {name: parse(text) for name, text in limits.items()}
         self.metrics = metrics
         self.local = FixedWindowRateLimiter(MemoryStorage())
-        self.shared, self.breaker = None, None
+        # The Redis-backed limiter and the breaker it is called through, when there is Redis.
+        self.shared: tuple[FixedWindowRateLimiter, Breaker] | None = None
         if redis is not None:
-            pool, self.breaker = redis
+            pool, breaker = redis
             # The URI is a formality here: the client is built on the pool given. limits
             # documents connection_pool (the options go to redis-py) but types them narrowly.
             storage = RedisStorage(
@@ -59,22 +60,23 @@ class RateLimiter:
                 connection_pool=pool,  # type: ignore[arg-type]
                 retry=NO_RETRY,  # type: ignore[arg-type]
             )
-            self.shared = FixedWindowRateLimiter(storage)
+            self.shared = FixedWindowRateLimiter(storage), breaker
         # (route class, who) → (lease taken at, requests left in it)
         self._leases: dict[tuple[str, str], tuple[float, int]] = {}
 
     async def check(self, route_class: str, who: str) -> Verdict:
         limit = self.limits[route_class]
-        if self.shared is not None and self.breaker is not None:
+        if self.shared is not None:
             if self._from_lease(route_class, who):
                 return Verdict(True, limit, 0, 0)
+            shared, breaker = self.shared
             try:
-                with self.breaker.guard():
-                    if limit.amount >= LEASE_FROM and await self.shared.hit(limit, who, cost=LEASE):
+                with breaker.guard():
+                    if limit.amount >= LEASE_FROM and await shared.hit(limit, who, cost=LEASE):
                         self._leases[(route_class, who)] = (time.monotonic(), LEASE - 1)
                         return Verdict(True, limit, 0, 0)
                     # No lease (a small limit, or too little left for one): one by one.
-                    return await self._verdict(self.shared, limit, who)
+                    return await self._verdict(shared, limit, who)
             except (CircuitOpen, RedisError, OSError, TimeoutError):
                 self.metrics.rate_limit_fallbacks.inc()
         return await self._verdict(self.local, limit, who)

@@ -57,9 +57,8 @@ class Operation:
         if self.scope is not None:
             principal = await services.auth.principal(request, self.scope)
             request.scope["fichas.key"] = principal.nome  # for the access log
-        who = (
-            f"key:{principal.id}" if self.scope else f"ip:{request.client and request.client.host}"
-        )
+        address = request.client.host if request.client else "unknown"
+        who = f"key:{principal.id}" if self.scope else f"ip:{address}"
         verdict = await services.limits.check(self.rate_class, who)
         if not verdict.allowed:
             raise services.limits.refuse(self.rate_class, verdict, self.path)

@@ -175,3 +175,12 @@ def promtool(*args: str, stdin: str | None = None) -> str:
 def assert_promtool_accepts(exposition: str) -> None:
     """``promtool check metrics`` finds nothing to say about these metrics."""
     promtool("check", "metrics", stdin=exposition)
+
+
+def metric(exposition: str, series: str) -> float:
+    """The value of one series (name and labels, as exposed) in a /metrics text; 0 if absent,
+    as an unlabelled counter that has not moved yet would read."""
+    for line in exposition.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rpartition(" ")[2])
+    return 0.0

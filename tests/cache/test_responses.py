@@ -13,7 +13,13 @@ from starlette.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from loadtest.target import RedisServer, redis_server
-from tests.support import assert_promtool_accepts, make_token, migrated_engine, new_cliente
+from tests.support import (
+    assert_promtool_accepts,
+    make_token,
+    metric,
+    migrated_engine,
+    new_cliente,
+)
 
 COOLDOWN = 0.5
 
@@ -42,9 +48,8 @@ def api(tmp_path: Path, redis: RedisServer) -> Iterator[TestClient]:
 
 
 def _count(api: TestClient, family: str, result: str) -> float:
-    wanted = f'fichas_cache_requests_total{{cache="{family}",result="{result}"}} '
-    lines = [x for x in api.get("/metrics").text.splitlines() if x.startswith(wanted)]
-    return float(lines[0].split()[-1]) if lines else 0.0
+    series = f'fichas_cache_requests_total{{cache="{family}",result="{result}"}}'
+    return metric(api.get("/metrics").text, series)
 
 
 def test_a_second_read_is_a_hit_with_the_same_body_and_etag(api: TestClient) -> None:

@@ -10,12 +10,7 @@ import httpx2
 
 from api.settings import Settings
 from loadtest.target import redis_server
-from tests.support import assert_problem, make_token, migrated_engine, running_server
-
-
-def _metric(client: httpx2.Client, name: str) -> float:
-    lines = [x for x in client.get("/metrics").text.splitlines() if x.startswith(name + " ")]
-    return float(lines[0].split()[-1]) if lines else 0.0
+from tests.support import assert_problem, make_token, metric, migrated_engine, running_server
 
 
 def test_one_budget_across_instances_and_a_local_one_without_redis(tmp_path: Path) -> None:
@@ -47,4 +42,4 @@ def test_one_budget_across_instances_and_a_local_one_without_redis(tmp_path: Pat
         redis.kill()
         fresh = client(urls[0], theirs)
         assert [fresh.get("/clientes").status_code for _ in range(3)] == [200] * 3
-        assert _metric(a, "fichas_rate_limit_fallbacks_total") >= 3
+        assert metric(a.get("/metrics").text, "fichas_rate_limit_fallbacks_total") >= 3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
-from tests.support import assert_promtool_accepts, new_cliente, new_pedido
+from tests.support import assert_promtool_accepts, metric, new_cliente, new_pedido
 
 # Each mechanism's metric, as ARCHITECTURE §5 names it (prefix fichas_); the Redis ones come
 # with the cache and the rate limits.
@@ -35,12 +35,7 @@ def test_openmetrics_when_the_scraper_asks(api: TestClient) -> None:
 
 def test_a_replayed_post_is_counted(api: TestClient) -> None:
     def replays() -> float:
-        line = next(
-            x
-            for x in api.get("/metrics").text.splitlines()
-            if x.startswith("fichas_idempotent_replays_total ")
-        )
-        return float(line.split()[1])
+        return metric(api.get("/metrics").text, "fichas_idempotent_replays_total")
 
     before = replays()
     cliente = new_cliente(api)

@@ -13,7 +13,7 @@ import pytest
 
 from api.db.engine import sqlite_module
 from api.settings import Settings
-from tests.support import assert_problem, make_token, migrated_engine, running_server
+from tests.support import assert_problem, make_token, metric, migrated_engine, running_server
 
 BUSY_MS = 1000
 COOLDOWN = 1.0
@@ -43,11 +43,9 @@ def _cliente(n: int) -> dict[str, str]:
     return {"nome": f"Cliente {n}"}
 
 
-def _state(client: httpx2.Client, state: str) -> str:
-    wanted = f'fichas_circuit_breaker_state{{breaker="database-write",state="{state}"}}'
-    return next(
-        line for line in client.get("/metrics").text.splitlines() if line.startswith(wanted)
-    )
+def _state(client: httpx2.Client, state: str) -> float:
+    series = f'fichas_circuit_breaker_state{{breaker="database-write",state="{state}"}}'
+    return metric(client.get("/metrics").text, series)
 
 
 def test_writes_fail_fast_while_the_database_is_locked_then_recover(
@@ -69,7 +67,7 @@ def test_writes_fail_fast_while_the_database_is_locked_then_recover(
         assert all(BUSY_MS / 1000 * 0.9 <= w < BUSY_MS / 1000 + 1.5 for w in waits[:3]), waits
         # ...then the breaker opened and the others were refused without waiting at all.
         assert all(w < BUSY_MS / 1000 / 2 for w in waits[3:]), waits
-        assert _state(client, "open").endswith(" 1.0")
+        assert _state(client, "open") == 1
         # A locked file stops writes, not reads (WAL readers never wait for the lock).
         assert client.get("/clientes").status_code == 200
     finally:
@@ -78,5 +76,5 @@ def test_writes_fail_fast_while_the_database_is_locked_then_recover(
 
     time.sleep(COOLDOWN + 0.2)
     assert client.post("/clientes", json=_cliente(99)).status_code == 201  # the probe
-    assert _state(client, "closed").endswith(" 1.0")
+    assert _state(client, "closed") == 1
     assert client.post("/clientes", json=_cliente(100)).status_code == 201

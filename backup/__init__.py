@@ -1,0 +1,1 @@
+"""Backups of the SQLite database: snapshot, verify, retention, restore, scheduler."""

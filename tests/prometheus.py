@@ -1,0 +1,76 @@
+"""A real Prometheus (Debian's package) for the tests: the bundled observability/prometheus.yml,
+pointed at one cluster's targets file, evaluating every second."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+import yaml
+
+from proxy.cluster import free_port, stop_process
+
+OBSERVABILITY = Path(__file__).resolve().parents[1] / "observability"
+
+
+def bundled_config(data_dir: Path) -> dict[str, Any]:
+    """observability/prometheus.yml with its relative paths made absolute (rule files relative to
+    the config's folder, the targets file to ``data_dir``) and 1 s scrape and rule intervals."""
+    config: dict[str, Any] = yaml.safe_load((OBSERVABILITY / "prometheus.yml").read_text())
+    config["global"]["scrape_interval"] = config["global"]["evaluation_interval"] = "1s"
+    rule_files = config.get("rule_files", [])
+    config["rule_files"] = [str((OBSERVABILITY / rules).resolve()) for rules in rule_files]
+    for job in config["scrape_configs"]:
+        for sd in job.get("file_sd_configs", []):
+            sd["files"] = [str(data_dir / "cluster" / "targets.json")]
+            sd["refresh_interval"] = "1s"
+    return config
+
+
+@contextmanager
+def running_prometheus(config: dict[str, Any], directory: Path) -> Iterator[str]:
+    """Prometheus with ``config`` on a free loopback port, its files in ``directory``; yields its
+    URL once it answers, stops it (by PID) when the block ends."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.fail("prometheus is missing: install Debian's prometheus package (.ci/run does)")
+    config_path = directory / "prometheus.yml"
+    config_path.write_text(yaml.safe_dump(config))
+    port = free_port()
+    argv = [binary, f"--config.file={config_path}", f"--storage.tsdb.path={directory / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}"]  # fmt: skip
+    log_path = directory / "prometheus.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while not _ready(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"prometheus did not start:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        stop_process(process, timeout=10)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx2.get(f"{url}/-/ready", timeout=1).status_code == 200
+    except httpx2.TransportError:
+        return False
+
+
+def query(url: str, expr: str) -> list[dict[str, Any]]:
+    """The instant vector (or scalar) ``expr`` evaluates to now; fails the test on a bad query."""
+    answer = httpx2.get(f"{url}/api/v1/query", params={"query": expr}, timeout=5).json()
+    assert answer["status"] == "success", (expr, answer)
+    result: list[dict[str, Any]] = answer["data"]["result"]
+    return result

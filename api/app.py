@@ -43,7 +43,8 @@ from api.routes.operation import build_routes
 from api.routes.table import all_operations
 from api.settings import Settings
 from observability.metrics import build_metrics, metrics_response
-from observability.requests import RequestMetricsMiddleware
+from observability.requests import ObservedRequestsMiddleware
+from observability.tracing import trace_redis, trace_statements, tracer_provider
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -56,6 +57,7 @@ def create_app(settings: Settings) -> Starlette:
         read_threads=read_threads,
         write_threads=write_threads,
         guards=database_guards(settings, metrics),
+        durations=metrics.database_duration,
     )
 
     async def serve_metrics(request: Request) -> Response:
@@ -71,6 +73,14 @@ def create_app(settings: Settings) -> Starlette:
         )
         store, redis = RedisStore(pool, breaker, metrics), (pool, breaker)
     limits = RateLimiter(settings.rate_limits, metrics, redis)
+    tracing = tracer_provider(settings.instance)
+    tracer = None
+    if tracing is not None:
+        tracer = tracing.get_tracer("fichas")
+        trace_statements(engine, tracer)
+        clients = [limits.redis_client, store.client if store else None]
+        for client in filter(None, clients):
+            trace_redis(client, tracing)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -81,13 +91,15 @@ def create_app(settings: Settings) -> Starlette:
             if pool is not None:
                 await pool.aclose()
             db.close()
+            if tracing is not None:
+                tracing.shutdown()  # sends the spans still waiting in the batch
 
     app = Starlette(
         routes=[*build_routes(operations), Route("/metrics", serve_metrics, methods=["GET"])],
         middleware=[
             Middleware(ForwardedForMiddleware, trusted=settings.trusted_proxies),
             Middleware(RequestIdMiddleware, instance=settings.instance),
-            Middleware(RequestMetricsMiddleware, metrics=metrics),
+            Middleware(ObservedRequestsMiddleware, metrics=metrics, tracer=tracer),
             Middleware(
                 LoadShedMiddleware,
                 metrics=metrics,

@@ -98,7 +98,7 @@ def own_cluster(
     """``fichas up`` on a fresh SQLite database of demo data (500 clientes, 3,000 pedidos), on
     free loopback ports, with ``redis`` as its cache if given; stopped by PID (SIGTERM, then
     SIGKILL) when the block ends."""
-    env = {**os.environ, "FICHAS_DATA_DIR": str(data_dir), "FICHAS_LOG_LEVEL": "warning"}
+    env = {"FICHAS_LOG_LEVEL": "warning", **os.environ, "FICHAS_DATA_DIR": str(data_dir)}
     env.pop("FICHAS_DATABASE_URL", None)
     env.pop("FICHAS_REDIS_URL", None)
     if redis is not None:

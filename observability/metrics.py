@@ -35,6 +35,7 @@ class Metrics:
     requests: Counter
     request_duration: Histogram
     in_flight: Gauge
+    database_duration: Histogram
     load_shed: Counter
     timeouts: Counter
     retries: Counter
@@ -75,6 +76,14 @@ def build_metrics(instance: str) -> Metrics:
             buckets=DURATION_BUCKETS,
         ),
         in_flight=gauge("http_requests_in_flight", "Requests this instance is answering now."),
+        database_duration=Histogram(
+            "database_duration_seconds",
+            "Time a database call took, waiting for a thread or the lock included, by access.",
+            ("access",),
+            namespace="fichas",
+            registry=registry,
+            buckets=DURATION_BUCKETS,
+        ),
         load_shed=counter(
             "load_shed", "Requests refused at once (503) because too many were in flight."
         ),

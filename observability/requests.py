@@ -1,13 +1,18 @@
 """Every request observed once: counted and timed for the metrics — by method and route
 *template* (``/clientes/{id:int}``, never ``/clientes/7``), so the number of series stays
-bounded whatever paths clients invent: those that match no route share one label — and written
-to the access log (one JSON line, replacing Hypercorn's)."""
+bounded whatever paths clients invent: those that match no route share one label — written to
+the access log (one JSON line, replacing Hypercorn's), and, when tracing is on, traced: a server
+span parented on the caller's ``traceparent``, whose trace id the log line and the latency
+histogram's exemplar carry, so a slow bucket leads to its trace."""
 
 from __future__ import annotations
 
 import logging
 import time
+from contextlib import AbstractContextManager, nullcontext
 
+from opentelemetry.propagate import extract
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from observability.logs import ACCESS
@@ -15,12 +20,14 @@ from observability.metrics import Metrics
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"
+TRACE_HEADERS = frozenset({b"traceparent", b"tracestate"})
 
 
-class RequestMetricsMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+class ObservedRequestsMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics, tracer: Tracer | None = None) -> None:
         self.app = app
         self.metrics = metrics
+        self.tracer = tracer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -34,29 +41,59 @@ class RequestMetricsMiddleware:
                 status = message["status"]
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_noting_status)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path", UNMATCHED)
-            method = scope["method"] if scope["method"] in METHODS else "other"
-            seconds = time.perf_counter() - started
-            self.metrics.requests.labels(method, template, str(status)).inc()
-            self.metrics.request_duration.labels(method, template).observe(seconds)
-            if ACCESS.isEnabledFor(logging.INFO):
-                ACCESS.info(
-                    "%s %s %d",
-                    method,
-                    template,
-                    status,
-                    extra={
-                        "request_id": scope.get("fichas.request_id"),
-                        "method": scope["method"],
-                        "route": template,
-                        "path": scope["path"],
-                        "status": status,
-                        "duration_ms": round(seconds * 1000, 2),
-                        "key": scope.get("fichas.key"),
-                    },
-                )
+        method = scope["method"] if scope["method"] in METHODS else "other"
+        with self._span(scope, method) as span:
+            try:
+                await self.app(scope, receive, send_noting_status)
+            finally:
+                template = getattr(scope.get("route"), "path", UNMATCHED)
+                seconds = time.perf_counter() - started
+                exemplar = None
+                if span is not None:
+                    exemplar = _named(span, method, template, status)
+                self.metrics.requests.labels(method, template, str(status)).inc()
+                self.metrics.request_duration.labels(method, template).observe(seconds, exemplar)
+                if ACCESS.isEnabledFor(logging.INFO):
+                    ACCESS.info(
+                        "%s %s %d",
+                        method,
+                        template,
+                        status,
+                        extra={
+                            "request_id": scope.get("fichas.request_id"),
+                            "method": scope["method"],
+                            "route": template,
+                            "path": scope["path"],
+                            "status": status,
+                            "duration_ms": round(seconds * 1000, 2),
+                            "key": scope.get("fichas.key"),
+                        },
+                    )
         return None
+
+    def _span(self, scope: Scope, method: str) -> AbstractContextManager[Span | None]:
+        if self.tracer is None:
+            return nullcontext()
+        carrier = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name in TRACE_HEADERS
+        }
+        # Named for now by its method alone: the route is known once the router has run.
+        return self.tracer.start_as_current_span(
+            method,
+            context=extract(carrier),
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": scope["method"], "url.path": scope["path"]},
+        )
+
+
+def _named(span: Span, method: str, template: str, status: int) -> dict[str, str] | None:
+    """Name the finished request's span after its route; the exemplar linking to it, if sampled."""
+    span.update_name(f"{method} {template}")
+    span.set_attribute("http.route", template)
+    span.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        span.set_status(Status(StatusCode.ERROR))
+    context = span.get_span_context()
+    return {"trace_id": format(context.trace_id, "032x")} if context.trace_flags.sampled else None

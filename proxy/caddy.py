@@ -39,6 +39,7 @@ class ProxyConfig:
     max_body_bytes: int
     grace_seconds: int = 10
     tls: Tls = None
+    tracing: bool = False  # Caddy's own spans (when an OTLP endpoint is configured)
 
     def render(self) -> str:
         environment = Environment(
@@ -69,6 +70,7 @@ class ProxyConfig:
             too_large=greater_than_pattern(self.max_body_bytes),
             grace_seconds=self.grace_seconds,
             tls=tls,
+            tracing=self.tracing,
         )
 
 

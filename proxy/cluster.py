@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from api.settings import Settings
+from observability.tracing import tracing_configured
 from proxy.caddy import ProxyConfig, Tls, caddy_binary, write_config
 from proxy.supervisor import Child, ScrapeTarget, Supervisor
 
@@ -53,6 +54,7 @@ def build_cluster(settings: Settings, *, instances: int, listen: str, tls: Tls) 
         admin=admin,
         max_body_bytes=settings.max_body_bytes,
         tls=tls,
+        tracing=tracing_configured(),
     )
     caddyfile = write_config(config, directory / "Caddyfile")
     children = [
@@ -67,7 +69,11 @@ def build_cluster(settings: Settings, *, instances: int, listen: str, tls: Tls) 
     ]
     # Caddy keeps its state (the internal CA, certificates) under the data dir, not in $HOME.
     caddy_env = {
+        # Caddy's exporter speaks gRPC unless told otherwise; the API's, and so the endpoint
+        # configured for both, speak OTLP over HTTP.
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         **os.environ,
+        "OTEL_SERVICE_NAME": "fichas-proxy",
         "XDG_DATA_HOME": str(directory / "caddy-data"),
         "XDG_CONFIG_HOME": str(directory / "caddy-config"),
     }

@@ -28,6 +28,7 @@ not retried: a WAL reader never waits for a lock, and a backoff there would stal
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from prometheus_client import Histogram
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
@@ -69,11 +71,19 @@ class Guards:
 
 class Database:
     def __init__(
-        self, engine: Engine, *, read_threads: int, write_threads: int, guards: Guards
+        self,
+        engine: Engine,
+        *,
+        read_threads: int,
+        write_threads: int,
+        guards: Guards,
+        durations: Histogram,
     ) -> None:
-        """``read_threads=0`` runs reads on the event loop (for SQLite, see above)."""
+        """``read_threads=0`` runs reads on the event loop (for SQLite, see above);
+        ``durations`` (labelled by access: read or write) times every call, queue included."""
         self.engine = engine
         self.guards = guards
+        self._read_time, self._write_time = durations.labels("read"), durations.labels("write")
         self._writer = engine.execution_options(**{WRITE: True})
         self._writers = ThreadPoolExecutor(write_threads, thread_name_prefix="fichas-db-write")
         self._readers = (
@@ -92,17 +102,21 @@ class Database:
         """Run ``fn`` to read: on SQLite each statement sees the latest commit (no BEGIN: a
         transaction around single-statement reads measured a fifth of their cost)."""
         if self._readers is None:
-            with _unavailable(self.guards.reads):
+            with self._read_time.time(), _unavailable(self.guards.reads):
                 return self._transaction(self._on_loop, self.engine, fn, *args, **kwargs)
-        reads = self.guards.reads
-        return await self._run(self._readers, self.engine, reads, "db.read", fn, *args, **kwargs)
+        with self._read_time.time():
+            return await self._run(
+                self._readers, self.engine, self.guards.reads, "db.read", fn, *args, **kwargs
+            )
 
     async def write(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run ``fn`` in one write transaction: committed whole if it returns, else rolled back."""
-        writes = self.guards.writes
-        return await self._run(self._writers, self._writer, writes, "db.write", fn, *args, **kwargs)
+        with self._write_time.time():
+            return await self._run(
+                self._writers, self._writer, self.guards.writes, "db.write", fn, *args, **kwargs
+            )
 
     async def ping(self) -> None:
         await self.read(lambda conn: conn.execute(text("SELECT 1")).scalar_one())
@@ -122,7 +136,9 @@ class Database:
 
         loop = asyncio.get_running_loop()
         with _unavailable(breaker):
-            work = loop.run_in_executor(executor, self.guards.retry, operation, attempt)
+            # In this request's context (its trace), which the executor does not carry over.
+            in_context = contextvars.copy_context().run
+            work = loop.run_in_executor(executor, in_context, self.guards.retry, operation, attempt)
             try:
                 return await asyncio.wait_for(work, self.guards.wait)
             except TimeoutError:

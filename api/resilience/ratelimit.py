@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import FixedWindowRateLimiter
-from redis.asyncio import ConnectionPool
+from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from api.cache.store import NO_RETRY
@@ -50,6 +50,7 @@ class RateLimiter:
         self.local = FixedWindowRateLimiter(MemoryStorage())
         # The Redis-backed limiter and the breaker it is called through, when there is Redis.
         self.shared: tuple[FixedWindowRateLimiter, Breaker] | None = None
+        self.redis_client: Redis | None = None
         if redis is not None:
             pool, breaker = redis
             # The URI is a formality here: the client is built on the pool given. limits
@@ -61,6 +62,8 @@ class RateLimiter:
                 retry=NO_RETRY,  # type: ignore[arg-type]
             )
             self.shared = FixedWindowRateLimiter(storage), breaker
+            # The redis-py client limits built on the pool, for tracing (observability/tracing.py).
+            self.redis_client = storage.bridge.storage  # type: ignore[attr-defined]
         # (route class, who) → (lease taken at, requests left in it)
         self._leases: dict[tuple[str, str], tuple[float, int]] = {}
 

@@ -99,7 +99,11 @@ def create_app(settings: Settings) -> Starlette:
         middleware=[
             Middleware(ForwardedForMiddleware, trusted=settings.trusted_proxies),
             Middleware(RequestIdMiddleware, instance=settings.instance),
-            Middleware(ObservedRequestsMiddleware, metrics=metrics, tracer=tracer),
+            Middleware(
+                ObservedRequestsMiddleware,
+                metrics=metrics if settings.request_metrics else None,
+                tracer=tracer,
+            ),
             Middleware(
                 LoadShedMiddleware,
                 metrics=metrics,

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     breaker_cooldown_seconds: float = Field(
         5.0, gt=0, le=600, description="How long an open breaker refuses before one probe."
     )
+    request_metrics: bool = Field(
+        True, description="Count and time every request for /metrics (off: to measure the cost)."
+    )
     trusted_proxies: Annotated[list[Network], NoDecode] = Field(
         [ip_network("127.0.0.1/32"), ip_network("::1/128")],
         description="Comma-separated networks whose X-Forwarded-For is believed (the proxy's).",

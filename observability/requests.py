@@ -24,7 +24,8 @@ TRACE_HEADERS = frozenset({b"traceparent", b"tracestate"})
 
 
 class ObservedRequestsMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics, tracer: Tracer | None = None) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics | None, tracer: Tracer | None = None) -> None:
+        """``metrics`` None: requests are logged and traced, not counted (to measure the cost)."""
         self.app = app
         self.metrics = metrics
         self.tracer = tracer
@@ -51,8 +52,10 @@ class ObservedRequestsMiddleware:
                 exemplar = None
                 if span is not None:
                     exemplar = _named(span, method, template, status)
-                self.metrics.requests.labels(method, template, str(status)).inc()
-                self.metrics.request_duration.labels(method, template).observe(seconds, exemplar)
+                if self.metrics is not None:
+                    self.metrics.requests.labels(method, template, str(status)).inc()
+                    duration = self.metrics.request_duration.labels(method, template)
+                    duration.observe(seconds, exemplar)
                 if ACCESS.isEnabledFor(logging.INFO):
                     ACCESS.info(
                         "%s %s %d",

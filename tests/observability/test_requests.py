@@ -7,6 +7,8 @@ import random
 
 from starlette.testclient import TestClient
 
+from api.app import create_app
+from api.settings import Settings
 from tests.support import assert_promtool_accepts, new_cliente
 
 
@@ -46,3 +48,13 @@ def test_random_paths_and_methods_add_no_series(api: TestClient) -> None:
     assert after == before
     assert any('route="unmatched"' in s for s in after)
     assert any('method="other"' in s for s in after)
+
+
+def test_request_metrics_can_be_switched_off(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"request_metrics": False}))
+    with TestClient(app) as client:
+        assert client.get("/health").status_code == 200
+        text = client.get("/metrics").text
+    assert "fichas_http_requests_total{" not in text
+    assert "fichas_http_request_duration_seconds_count{" not in text
+    assert "fichas_http_requests_in_flight" in text  # the rest of /metrics stays

@@ -84,6 +84,38 @@ class Settings(BaseSettings):
         [ip_network("127.0.0.1/32"), ip_network("::1/128")],
         description="Comma-separated networks whose X-Forwarded-For is believed (the proxy's).",
     )
+    # Backups (``fichas backup``, and the scheduler under ``fichas up``).
+    backup_dir: Path | None = Field(
+        None, description="Where snapshots are kept; default: <data_dir>/backups."
+    )
+    backup_interval: float = Field(
+        3600.0,
+        gt=0,
+        description="Seconds between scheduled backups, or a duration: 90s, 30m, 1h, 1d.",
+    )
+    backup_offsite_dir: Path | None = Field(
+        None, description="A second folder (e.g. a NAS mount) each verified snapshot is copied to."
+    )
+    backup_keep_hourly: int = Field(24, ge=0, description="Retention: newest per hour, last N.")
+    backup_keep_daily: int = Field(14, ge=0, description="Retention: newest per day, last N.")
+    backup_keep_weekly: int = Field(8, ge=0, description="Retention: newest per week, last N.")
+    backup_keep_monthly: int = Field(12, ge=0, description="Retention: newest per month, last N.")
+
+    @field_validator("backup_interval", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        units = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+        if isinstance(value, str) and value.strip()[-1:].lower() in units:
+            number, unit = value.strip()[:-1], value.strip()[-1].lower()
+            try:
+                return float(number) * units[unit]
+            except ValueError:
+                raise ValueError("must be seconds or a duration like 90s, 30m, 1h, 1d") from None
+        return value
+
+    @property
+    def resolved_backup_dir(self) -> Path:
+        return self.backup_dir or self.data_dir / "backups"
 
     @field_validator("listen")
     @classmethod

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 from api.settings import Settings
+from backup.metrics import BackupMetrics
+from backup.scheduler import BackupScheduler
 from observability.tracing import tracing_configured
 from proxy.caddy import ProxyConfig, Tls, caddy_binary, write_config
 from proxy.supervisor import Child, ScrapeTarget, Supervisor
@@ -84,4 +86,9 @@ def build_cluster(settings: Settings, *, instances: int, listen: str, tls: Tls) 
         health_url=f"http://{admin}/config/",
         scrape=ScrapeTarget("caddy", admin),
     )
-    return Supervisor(children, proxy, status_path(settings), metrics_port=free_port())
+    backups = BackupScheduler(settings)
+    supervisor = Supervisor(
+        children, proxy, status_path(settings), metrics_port=free_port(), background=[backups.run]
+    )
+    supervisor.registry.register(BackupMetrics(settings, lambda: backups.failures))
+    return supervisor

@@ -10,6 +10,8 @@ runs for ``fichas status`` — all easier to say in forty lines here than in a m
 - SIGTERM/SIGINT stop the proxy first (it stops accepting and lets requests in flight finish),
   then the instances (each drains the same way);
 - SIGHUP restarts the instances one at a time, each healthy again before the next.
+- background jobs (the backup scheduler) run beside the processes once they are up, until the
+  stop.
 
 It serves its own ``/metrics`` on loopback and writes, beside the status file, a Prometheus
 file-SD targets file listing every process it runs that has metrics, and itself.
@@ -25,6 +27,7 @@ import signal
 import time
 import urllib.request
 from collections import deque
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,6 +129,7 @@ class Supervisor:
         crash_limit: int = 5,
         crash_window: float = 60.0,
         drain_seconds: float = 15.0,
+        background: Sequence[Callable[[], Coroutine[object, object, None]]] = (),
     ) -> None:
         self.instances = instances
         self.proxy = proxy
@@ -137,6 +141,8 @@ class Supervisor:
         self.crash_limit = crash_limit
         self.crash_window = crash_window
         self.drain_seconds = drain_seconds
+        # Jobs that run beside the processes once they are up, until the stop (the backups).
+        self.background = background
         self._stopping = asyncio.Event()
         self._failure: str | None = None
         self._rolling: asyncio.Task[None] | None = None
@@ -181,6 +187,7 @@ class Supervisor:
         if ready is not None:
             ready.set()
         watchers = [asyncio.create_task(self._watch(child)) for child in self.children]
+        watchers += [asyncio.create_task(job()) for job in self.background]
         await self._stopping.wait()
         for watcher in watchers:
             watcher.cancel()

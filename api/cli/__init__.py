@@ -7,11 +7,11 @@ import sys
 from collections.abc import Sequence
 
 from api import __version__
-from api.cli import demo_data, keys, loadtest, migrate, serve, status, up
+from api.cli import backup, demo_data, keys, loadtest, migrate, restore, serve, status, up
 from api.db.engine import StorageError
 from api.settings import SettingsError
 
-VERBS = (up, status, serve, migrate, keys, demo_data, loadtest)
+VERBS = (up, status, serve, migrate, keys, demo_data, loadtest, backup, restore)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -35,6 +35,12 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ["keys", "revoke"],
         ["demo-data"],
         ["loadtest"],
+        ["backup"],
+        ["backup", "run"],
+        ["backup", "list"],
+        ["backup", "verify"],
+        ["backup", "prune"],
+        ["restore"],
     ],
 )
 def test_every_verb_has_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -42,7 +48,7 @@ def test_every_verb_has_help(argv: list[str], capsys: pytest.CaptureFixture[str]
         build_parser().parse_args([*argv, "--help"])
     assert exited.value.code == 0
     assert "usage: fichas" in capsys.readouterr().out
-    assert len(VERBS) == 7
+    assert len(VERBS) == 9
 
 
 def test_commands_on_an_unmigrated_database_say_what_to_run(

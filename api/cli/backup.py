@@ -1,0 +1,110 @@
+"""``fichas backup run|list|verify [ID]|prune``: the backups of the database, by hand.
+
+The scheduler under ``fichas up`` does what ``run`` does, on a timer; the two take turns on
+the backup directory's lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+
+from api.settings import load_settings
+from backup import manifest, store
+from backup.job import run_backup
+from backup.manifest import BackupError
+from backup.postgres import ToolMissing
+from backup.prune import prune
+from backup.retention import Policy
+from backup.verify import verify
+
+
+def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = verbs.add_parser("backup", help="take, list, verify and prune backups")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    taking = actions.add_parser("run", help="take a backup now: snapshot, verify, prune")
+    taking.set_defaults(run=_run)
+    listing = actions.add_parser("list", help="list the complete backups, oldest first")
+    listing.set_defaults(run=_list)
+    checking = actions.add_parser("verify", help="check backups: checksum, integrity, rows")
+    checking.add_argument("id", nargs="?", help="one backup (default: every backup)")
+    checking.set_defaults(run=_verify)
+    pruning = actions.add_parser("prune", help="delete what the retention policy does not keep")
+    pruning.set_defaults(run=_prune)
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    try:
+        report = run_backup(settings)
+    except ToolMissing as exc:
+        print(f"fichas: {exc}", file=sys.stderr)
+        return 2
+    except BackupError as exc:
+        print(f"fichas: backup failed: {exc}", file=sys.stderr)
+        return 1
+    taken = report.taken
+    print(
+        f"backup {taken.id}: {megabytes(taken.raw_bytes)} → {megabytes(taken.stored_bytes)} "
+        f"in {taken.duration_seconds:.2f} s, verified; {settings.resolved_backup_dir / taken.file}"
+    )
+    if report.offsite_copy is not None:
+        print(f"copied to {report.offsite_copy}")
+    print(
+        f"pruned {len(report.pruned)}: {', '.join(report.pruned)}"
+        if report.pruned
+        else "pruned none"
+    )
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    directory = load_settings().resolved_backup_dir
+    backups = manifest.complete(directory) if directory.exists() else []
+    if not backups:
+        print(f"no backups in {directory}; take one with `fichas backup run`")
+        return 0
+    print(f"{'id':<21} {'kind':<10} {'database':>11} {'stored':>11} {'pedidos':>9} verified")
+    for m in backups:
+        print(
+            f"{m.id:<21} {m.kind:<10} {megabytes(m.raw_bytes):>11} {megabytes(m.stored_bytes):>11} "
+            f"{m.row_counts.get('pedidos', 0):>9,} {'yes' if m.verified else 'NO'}"
+        )
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    directory = load_settings().resolved_backup_dir
+    try:
+        chosen = (
+            [manifest.read(directory, args.id)] if args.id else manifest.every_manifest(directory)
+        )
+    except BackupError as exc:
+        print(f"fichas: {exc}", file=sys.stderr)
+        return 1
+    if not chosen:
+        print(f"no backups in {directory}")
+        return 1
+    failed = 0
+    with store.locked(directory):
+        for m in chosen:
+            verdict = verify(directory, m)
+            failed += not verdict.ok
+            print(f"{m.id}: {'ok' if verdict.ok else 'FAILED: ' + '; '.join(verdict.problems)}")
+    return 1 if failed else 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    directory = settings.resolved_backup_dir
+    with store.locked(directory):
+        deleted = prune(directory, Policy.from_settings(settings))
+    kept = len(manifest.complete(directory))
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    print(f"{stamp}: deleted {len(deleted)} ({', '.join(deleted) or 'none'}); kept {kept}")
+    return 0

@@ -1,0 +1,74 @@
+"""Backup and storage metrics on the supervisor's ``/metrics``, read at scrape time.
+
+From the backup directory's manifests (so a hand-run ``fichas backup run`` counts as much as a
+scheduled one, and a restarted supervisor still knows the last success), the scheduler's failure
+count, and the filesystem. Names are fixed by the alerting rules and dashboards.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from api.db.engine import is_sqlite
+from api.settings import Settings
+from backup import manifest, sqlite
+
+
+class BackupMetrics(Collector):
+    def __init__(self, settings: Settings, failures: Callable[[], int]) -> None:
+        self.settings = settings
+        self.failures = failures
+
+    def collect(self) -> Iterator[Metric]:
+        newest = manifest.newest_verified(self.settings.resolved_backup_dir)
+        if newest is not None:  # no sample at all before the first backup: "absent", not 0
+            yield _gauge(
+                "fichas_backup_last_success_timestamp_seconds",
+                "When the newest verified backup was taken, in seconds since the epoch.",
+                newest.created_at.timestamp(),
+            )
+            yield _gauge(
+                "fichas_backup_duration_seconds",
+                "How long the newest verified backup took to take.",
+                newest.duration_seconds,
+            )
+            yield _gauge(
+                "fichas_backup_size_bytes",
+                "Size on disk (compressed) of the newest verified backup.",
+                newest.stored_bytes,
+            )
+        failures = CounterMetricFamily(
+            "fichas_backup_failures",
+            "Backup attempts that failed (each retry counts) since the supervisor started.",
+        )
+        failures.add_metric([], self.failures())
+        yield failures
+        yield _gauge(
+            "fichas_backup_interval_seconds",
+            "The configured time between backups.",
+            self.settings.backup_interval,
+        )
+        if is_sqlite(self.settings):
+            database = sqlite.database_file(self.settings)
+            files = [database, database.with_name(database.name + "-wal")]
+            yield _gauge(
+                "fichas_database_size_bytes",
+                "Size of the SQLite database file plus its write-ahead log.",
+                sum(f.stat().st_size for f in files if f.exists()),
+            )
+        data_dir = self.settings.data_dir
+        if data_dir.exists():
+            disk = os.statvfs(data_dir)
+            yield _gauge(
+                "fichas_data_dir_available_bytes",
+                "Free space an unprivileged process can use on the data directory's filesystem.",
+                disk.f_bavail * disk.f_frsize,
+            )
+
+
+def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, documentation, value=value)

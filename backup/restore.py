@@ -1,0 +1,96 @@
+"""``fichas restore``: put a backup back, checked first, keeping what it replaces.
+
+The backup is unpacked to a temporary file beside the target and checked (checksum,
+``integrity_check``, row counts) before anything is touched. The target is then overwritten
+*through SQLite's backup API* (the restored file's pages copied into the target's connection),
+not by renaming a file over it: a running instance keeps its file open, and after a rename it
+would go on reading and writing the old, unlinked inode — its writes lost, its readers seeing
+the past. Copied through SQLite, the target takes the write lock for the copy (writers wait on
+their busy timeout, so writes stop for that moment), and every other connection sees the new
+content at its next transaction. The replaced database is first saved, again through the
+backup API (a consistent copy even while written), as ``<name>.before-restore-<time>``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from api.settings import Settings
+from backup import manifest, sqlite, store
+from backup.archive import decompress
+from backup.manifest import BackupError
+from backup.verify import file_problems, unpacked_problems
+from proxy.cluster import status_path
+
+
+class RestoreRefused(BackupError):
+    """Restoring now would harm a running cluster; ``--force`` overrides."""
+
+
+@dataclass(frozen=True)
+class Restored:
+    backup_id: str
+    target: Path
+    previous: Path | None  # where the replaced database was saved, if there was one
+    row_counts: dict[str, int]
+    schema_revision: str | None
+
+
+def running_cluster(settings: Settings) -> int | None:
+    """The pid of a live ``fichas up`` supervisor on this data directory, if there is one."""
+    try:
+        pid = int(json.loads(status_path(settings).read_text())["supervisor_pid"])
+    except (OSError, ValueError, KeyError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None  # a status file left by a supervisor that was killed
+    except PermissionError:
+        return pid  # alive, another user's
+    return pid
+
+
+def restore(settings: Settings, backup_id: str, *, to: Path | None, force: bool) -> Restored:
+    directory = settings.resolved_backup_dir
+    found = manifest.read(directory, backup_id)
+    if found.kind != "sqlite":
+        raise BackupError(
+            f"{backup_id} is a PostgreSQL archive: restore it with "
+            f"pg_restore --clean --if-exists -d <database> {directory / found.file}"
+        )
+    target = to if to is not None else sqlite.database_file(settings)
+    if to is None and not force and (pid := running_cluster(settings)) is not None:
+        raise RestoreRefused(
+            f"a running cluster (supervisor pid {pid}) uses {target}: stop it first "
+            "(`kill -TERM` the pid, or Ctrl+C on `fichas up`), or pass --force to restore into "
+            "it live (writes wait while the pages are copied); nothing was changed"
+        )
+    problems = file_problems(directory / found.file, found)
+    if problems:
+        raise BackupError(f"backup {backup_id} is not usable: {'; '.join(problems)}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    unpacked = target.with_name(f".{target.name}.restore-{backup_id}{store.TEMPORARY}")
+    try:
+        decompress(directory / found.file, unpacked)
+        problems = unpacked_problems(unpacked, found)
+        if problems:
+            raise BackupError(f"backup {backup_id} is not usable: {'; '.join(problems)}")
+        previous = _save_previous(target, settings.db_busy_timeout_ms)
+        sqlite.copy(unpacked, target, settings.db_busy_timeout_ms)
+    finally:
+        unpacked.unlink(missing_ok=True)
+    return Restored(backup_id, target, previous, found.row_counts, found.schema_revision)
+
+
+def _save_previous(target: Path, busy_timeout_ms: int) -> Path | None:
+    if not target.exists():
+        return None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    previous = target.with_name(f"{target.name}.before-restore-{stamp}")
+    sqlite.copy(target, previous, busy_timeout_ms)
+    return previous

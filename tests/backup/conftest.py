@@ -1,0 +1,46 @@
+"""A small real SQLite database with demo data, and ways to compare databases row by row."""
+
+from __future__ import annotations
+
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.cli import main
+from api.settings import Settings, load_settings
+from backup import sqlite
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings (from the environment, as the CLI reads them) of a migrated database holding
+    50 clientes and 300 pedidos; backups go to <data_dir>/backups."""
+    monkeypatch.setenv("FICHAS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("FICHAS_DATABASE_URL", raising=False)
+    assert main(["migrate"]) == 0
+    assert main(["demo-data", "--clientes", "50", "--pedidos", "300"]) == 0
+    return load_settings()
+
+
+def add_demo_data(settings: Settings, clientes: int, pedidos: int) -> None:
+    """Load more demo data (``demo-data`` alone would find its marker and load nothing)."""
+    with closing(sqlite.connect(sqlite.database_file(settings))) as connection:
+        connection.execute("DELETE FROM contadores WHERE nome = 'demo-data'")
+    assert main(["demo-data", "--clientes", str(clientes), "--pedidos", str(pedidos)]) == 0
+
+
+def content(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in rowid order: two databases are equal when these are."""
+    with closing(sqlite.connect(path)) as connection:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        return {
+            table: connection.execute(f'SELECT * FROM "{table}" ORDER BY rowid').fetchall()
+            for table in tables
+        }

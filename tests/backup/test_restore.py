@@ -1,0 +1,103 @@
+"""``restore``: equal to the source row by row; keeps what it replaces; refuses a database a
+running cluster uses unless forced; forced, it reaches connections that hold the file open."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from contextlib import closing
+
+import pytest
+
+from api.cli import main
+from api.settings import Settings
+from backup import sqlite
+from backup.job import run_backup
+from proxy.cluster import status_path
+from tests.backup.conftest import content
+
+
+def test_round_trip_equals_the_source(
+    sqlite_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = sqlite.database_file(sqlite_settings)
+    source = content(database)
+    taken = run_backup(sqlite_settings).taken
+    with closing(sqlite.connect(database)) as connection:  # the database moves on
+        connection.execute("DELETE FROM pedido_eventos")
+        connection.execute("UPDATE pedidos SET descricao = 'alterado'")
+    capsys.readouterr()
+
+    assert main(["restore", taken.id]) == 0
+    assert content(database) == source
+    out = capsys.readouterr().out
+    previous = list(database.parent.glob("fichas.db.before-restore-*"))
+    assert len(previous) == 1
+    assert f"saved the database it replaces as {previous[0]}" in out
+    assert f"restored {database}" in out
+    assert "pedidos 300" in out
+    with closing(sqlite.connect(previous[0])) as connection:
+        assert connection.execute("SELECT count(*) FROM pedido_eventos").fetchone() == (0,)
+
+
+def test_refused_while_a_cluster_runs_and_nothing_changes(
+    sqlite_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    taken = run_backup(sqlite_settings).taken
+    database = sqlite.database_file(sqlite_settings)
+    before = database.read_bytes()
+    # A live process stands in for the supervisor in the status file `fichas up` writes.
+    supervisor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        status_path(sqlite_settings).parent.mkdir(parents=True)
+        status_path(sqlite_settings).write_text(json.dumps({"supervisor_pid": supervisor.pid}))
+        assert main(["restore", taken.id]) == 1
+    finally:
+        supervisor.kill()
+        supervisor.wait()
+    err = capsys.readouterr().err
+    assert f"refused: a running cluster (supervisor pid {supervisor.pid})" in err
+    assert "--force" in err
+    assert database.read_bytes() == before
+    assert not list(database.parent.glob("*before-restore*"))
+    assert not list(database.parent.glob(".*.tmp"))
+
+    # The supervisor is gone (killed: its status file stays behind): no longer refused.
+    assert main(["restore", taken.id]) == 0
+
+
+def test_forced_restore_reaches_a_connection_holding_the_file(
+    sqlite_settings: Settings,
+) -> None:
+    """An instance's open connection sees the restored rows and its next write lands in the
+    restored file: the pages were copied in, not a new file renamed over the old one."""
+    taken = run_backup(sqlite_settings).taken
+    database = sqlite.database_file(sqlite_settings)
+    with closing(sqlite.connect(database)) as instance:
+        instance.execute("DELETE FROM pedido_eventos")
+        assert main(["restore", taken.id, "--force"]) == 0
+        assert instance.execute("SELECT count(*) FROM pedido_eventos").fetchone()[0] > 0
+        instance.execute("UPDATE pedidos SET descricao = 'depois' WHERE id = 1")
+    with closing(sqlite.connect(database)) as reader:
+        assert reader.execute("SELECT descricao FROM pedidos WHERE id = 1").fetchone() == (
+            "depois",
+        )
+    assert sqlite.integrity_problems(database) == []
+
+
+def test_a_damaged_backup_is_not_restored(
+    sqlite_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    taken = run_backup(sqlite_settings).taken
+    packed = sqlite_settings.resolved_backup_dir / taken.file
+    data = bytearray(packed.read_bytes())
+    data[100] ^= 0x10
+    packed.write_bytes(bytes(data))
+    database = sqlite.database_file(sqlite_settings)
+    before = database.read_bytes()
+    assert main(["restore", taken.id]) == 1
+    assert "SHA-256" in capsys.readouterr().err
+    assert database.read_bytes() == before
+    assert main(["restore", "20990101T000000.000Z"]) == 1
+    assert "no backup 20990101T000000.000Z" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """A real Prometheus (Debian's package) for the tests: the bundled observability/prometheus.yml,
-pointed at one cluster's targets file, evaluating every second."""
+pointed at one cluster's targets file, evaluating every second; and a real Alertmanager
+(``prometheus-alertmanager``) for it to send alerts to."""
 
 from __future__ import annotations
 
@@ -34,6 +35,17 @@ def bundled_config(data_dir: Path) -> dict[str, Any]:
     return config
 
 
+def sending_alerts_to(config: dict[str, Any], address: str) -> dict[str, Any]:
+    """``config`` with its Alertmanager (alerting, and the scrape job of that name) at
+    ``address`` (host:port) instead of the bundled default."""
+    for alertmanager in config["alerting"]["alertmanagers"]:
+        alertmanager["static_configs"] = [{"targets": [address]}]
+    for job in config["scrape_configs"]:
+        if job["job_name"] == "alertmanager":
+            job["static_configs"] = [{"targets": [address]}]
+    return config
+
+
 @contextmanager
 def running_prometheus(config: dict[str, Any], directory: Path) -> Iterator[str]:
     """Prometheus with ``config`` on a free loopback port, its files in ``directory``; yields its
@@ -57,6 +69,31 @@ def running_prometheus(config: dict[str, Any], directory: Path) -> Iterator[str]
                 pytest.fail(f"prometheus did not start:\n{log_path.read_text()}")
             time.sleep(0.2)
         yield url
+    finally:
+        stop_process(process, timeout=10)
+
+
+@contextmanager
+def running_alertmanager(config_path: Path, directory: Path) -> Iterator[str]:
+    """Alertmanager with the configuration at ``config_path`` on a free loopback port, alone
+    (no gossip cluster), its state in ``directory``; yields its host:port once it answers,
+    stops it (by PID) when the block ends."""
+    binary = shutil.which("prometheus-alertmanager")
+    if binary is None:
+        pytest.fail("prometheus-alertmanager is missing: install Debian's prometheus-alertmanager")
+    address = f"127.0.0.1:{free_port()}"
+    argv = [binary, f"--config.file={config_path}", f"--storage.path={directory / 'alertmanager'}",
+            f"--web.listen-address={address}", "--cluster.listen-address="]  # fmt: skip
+    log_path = directory / "alertmanager.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 30
+        while not _ready(f"http://{address}"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"alertmanager did not start:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        yield address
     finally:
         stop_process(process, timeout=10)
 

@@ -84,6 +84,15 @@ class Settings(BaseSettings):
         [ip_network("127.0.0.1/32"), ip_network("::1/128")],
         description="Comma-separated networks whose X-Forwarded-For is believed (the proxy's).",
     )
+    # Where Alertmanager sends alerts (observability/alertmanager.py, alerting/README.md).
+    alert_pager_url: str | None = Field(None, description="Pager webhook for critical alerts.")
+    alert_email_to: str | None = Field(None, description="Where warnings are e-mailed.")
+    alert_email_from: str | None = Field(None, description="The sender of those e-mails.")
+    alert_smtp_smarthost: str | None = Field(None, description="SMTP server, host:port (TLS).")
+    alert_smtp_username: str | None = Field(None, description="SMTP login (none: no auth).")
+    alert_smtp_password_file: Path | None = Field(
+        None, description="A file holding the SMTP password (read by Alertmanager)."
+    )
     # Backups (``fichas backup``, and the scheduler under ``fichas up``).
     backup_dir: Path | None = Field(
         None, description="Where snapshots are kept; default: <data_dir>/backups."

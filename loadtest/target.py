@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,11 +93,15 @@ def _cli(*argv: str) -> list[str]:
 
 @contextmanager
 def own_cluster(
-    data_dir: Path, instances: int, log_path: Path, redis: RedisServer | None = None
+    data_dir: Path,
+    instances: int,
+    log_path: Path,
+    redis: RedisServer | None = None,
+    up_options: Sequence[str] = (),
 ) -> Iterator[Target]:
-    """``fichas up`` on a fresh SQLite database of demo data (500 clientes, 3,000 pedidos), on
-    free loopback ports, with ``redis`` as its cache if given; stopped by PID (SIGTERM, then
-    SIGKILL) when the block ends."""
+    """``fichas up`` (with ``up_options``) on a fresh SQLite database of demo data (500 clientes,
+    3,000 pedidos), on free loopback ports, with ``redis`` as its cache if given; stopped by PID
+    (SIGTERM, then SIGKILL) when the block ends."""
     env = {"FICHAS_LOG_LEVEL": "warning", **os.environ, "FICHAS_DATA_DIR": str(data_dir)}
     env.pop("FICHAS_DATABASE_URL", None)
     env.pop("FICHAS_REDIS_URL", None)
@@ -107,7 +111,7 @@ def own_cluster(
         for argv in (["migrate"], ["demo-data"]):
             subprocess.run(_cli(*argv), env=env, stdout=log, stderr=log, check=True)  # noqa: S603
         listen = f"127.0.0.1:{free_port()}"
-        up = _cli("up", "--instances", str(instances), "--listen", listen)
+        up = _cli("up", "--instances", str(instances), "--listen", listen, *up_options)
         process = subprocess.Popen(up, env=env, stdout=log, stderr=log)  # noqa: S603
     try:
         deadline = time.monotonic() + 120

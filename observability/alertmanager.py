@@ -13,44 +13,46 @@ whatever characters the value holds. PyYAML is only a development dependency, he
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Mapping
 from pathlib import Path
+
+from api.settings import Settings, load_settings
 
 ALERTING = Path(__file__).resolve().parents[1] / "alerting"
 SOURCE = ALERTING / "alertmanager.yml"
 
-# Environment variable → the placeholder it replaces; "" where the setting may be left out.
+# Setting (FICHAS_<NAME> in the environment) → the placeholder it replaces.
 REQUIRED = {
-    "FICHAS_ALERT_PAGER_URL": "http://pager.invalid/fichas",
-    "FICHAS_ALERT_EMAIL_TO": "oncall@fichas.invalid",
-    "FICHAS_ALERT_EMAIL_FROM": "alertmanager@fichas.invalid",
-    "FICHAS_ALERT_SMTP_SMARTHOST": "smtp.fichas.invalid:587",
+    "alert_pager_url": "http://pager.invalid/fichas",
+    "alert_email_to": "oncall@fichas.invalid",
+    "alert_email_from": "alertmanager@fichas.invalid",
+    "alert_smtp_smarthost": "smtp.fichas.invalid:587",
 }
 OPTIONAL = {
     # Without a username Alertmanager does not authenticate; the password is read by
     # Alertmanager from this file, so it never lands in the rendered configuration.
-    "FICHAS_ALERT_SMTP_USERNAME": "auth_username",
-    "FICHAS_ALERT_SMTP_PASSWORD_FILE": "auth_password_file",
+    "alert_smtp_username": "auth_username",
+    "alert_smtp_password_file": "auth_password_file",
 }
 TEMPLATES = "templates/notifications.tmpl"
 
 
 class AlertmanagerConfigError(Exception):
-    """The environment lacks a receiver setting, or the source file lost a placeholder."""
+    """The settings lack a receiver, or the source file lost a placeholder."""
 
 
-def render(environ: Mapping[str, str] = os.environ, source: Path = SOURCE) -> str:
+def render(settings: Settings, source: Path = SOURCE) -> str:
     """The configuration text, ready for ``prometheus-alertmanager --config.file``."""
-    missing = [name for name in REQUIRED if not environ.get(name)]
+    missing = [f"FICHAS_{name.upper()}" for name in REQUIRED if not getattr(settings, name)]
     if missing:
         raise AlertmanagerConfigError(f"set {', '.join(missing)} (see alerting/README.md)")
     replacements = {
-        json.dumps(placeholder): json.dumps(environ[name]) for name, placeholder in REQUIRED.items()
+        json.dumps(placeholder): json.dumps(getattr(settings, name))
+        for name, placeholder in REQUIRED.items()
     }
     for name, field in OPTIONAL.items():
-        replacements[f'{field}: ""'] = f"{field}: {json.dumps(environ.get(name, ''))}"
+        value = getattr(settings, name)
+        replacements[f'{field}: ""'] = f"{field}: {json.dumps(str(value or ''))}"
     # Alertmanager reads templates relative to its configuration file, which moves.
     replacements[f"- {TEMPLATES}"] = f"- {json.dumps(str(ALERTING / TEMPLATES))}"
     text = source.read_text()
@@ -66,7 +68,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m observability.alertmanager OUTPUT", file=sys.stderr)
         return 2
     try:
-        Path(argv[0]).write_text(render())
+        Path(argv[0]).write_text(render(load_settings()))
     except AlertmanagerConfigError as exc:
         print(f"alertmanager config: {exc}", file=sys.stderr)
         return 1

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from api.settings import Settings
@@ -46,7 +47,15 @@ def status_path(settings: Settings) -> Path:
     return cluster_dir(settings) / "status.json"
 
 
-def build_cluster(settings: Settings, *, instances: int, listen: str, tls: Tls) -> Supervisor:
+def build_cluster(
+    settings: Settings,
+    *,
+    instances: int,
+    listen: str,
+    tls: Tls,
+    observers: Sequence[Child] = (),
+) -> Supervisor:
+    """``observers``: processes watching the cluster, run beside it (proxy/monitoring.py)."""
     ports = [free_port() for _ in range(instances)]
     admin = f"127.0.0.1:{free_port()}"
     directory = cluster_dir(settings)
@@ -88,7 +97,12 @@ def build_cluster(settings: Settings, *, instances: int, listen: str, tls: Tls) 
     )
     backups = BackupScheduler(settings)
     supervisor = Supervisor(
-        children, proxy, status_path(settings), metrics_port=free_port(), background=[backups.run]
+        children,
+        proxy,
+        status_path(settings),
+        metrics_port=free_port(),
+        background=[backups.run],
+        observers=observers,
     )
     supervisor.registry.register(BackupMetrics(settings, lambda: backups.failures))
     return supervisor

@@ -9,7 +9,9 @@ runs for ``fichas status`` — all easier to say in forty lines here than in a m
   everything and exits non-zero;
 - SIGTERM/SIGINT stop the proxy first (it stops accepting and lets requests in flight finish),
   then the instances (each drains the same way);
-- SIGHUP restarts the instances one at a time, each healthy again before the next.
+- SIGHUP restarts the instances one at a time, each healthy again before the next;
+- observers (Prometheus, Alertmanager under ``--observability``) start once the cluster is up
+  and stop last; one that keeps crashing is given up on, the cluster serves on;
 - background jobs (the backup scheduler) run beside the processes once they are up, until the
   stop.
 
@@ -130,9 +132,13 @@ class Supervisor:
         crash_window: float = 60.0,
         drain_seconds: float = 15.0,
         background: Sequence[Callable[[], Coroutine[object, object, None]]] = (),
+        observers: Sequence[Child] = (),
     ) -> None:
         self.instances = instances
         self.proxy = proxy
+        # Processes that watch the cluster (Prometheus, Alertmanager): started once it is up,
+        # stopped last, and never a reason to stop it.
+        self.observers = list(observers)
         self.status_path = status_path
         self.metrics_port = metrics_port
         # Shared with what runs beside the supervisor (the backup scheduler adds its metrics).
@@ -149,7 +155,7 @@ class Supervisor:
 
     @property
     def children(self) -> list[Child]:
-        return [*self.instances, self.proxy]
+        return [*self.instances, self.proxy, *self.observers]
 
     @property
     def targets_path(self) -> Path:
@@ -182,6 +188,11 @@ class Supervisor:
         if not await self.proxy.wait_healthy(30):
             self._failure = "the proxy did not come up within 30 s"
             return await self._shutdown()
+        for observer in self.observers:
+            await observer.start()
+        for observer in self.observers:
+            if not await observer.wait_healthy(30):
+                log.warning("%s is not ready after 30 s; the cluster runs on", observer.name)
         self._write_status()
         self._write_targets()
         if ready is not None:
@@ -219,11 +230,15 @@ class Supervisor:
         while child.crashes and child.crashes[0] < now - self.crash_window:
             child.crashes.popleft()
         if len(child.crashes) >= self.crash_limit:
-            self._failure = (
+            reason = (
                 f"{child.name} died {len(child.crashes)} times within "
                 f"{self.crash_window:.0f} s (last exit status {code}); giving up"
             )
-            log.error(self._failure)
+            if child in self.observers:  # the cluster serves on, unobserved
+                log.error("%s; the cluster runs on without it", reason)
+                return None
+            self._failure = reason
+            log.error(reason)
             self._stopping.set()
             return None
         delay: float = min(0.5 * 2 ** (len(child.crashes) - 1), 10.0)
@@ -248,9 +263,10 @@ class Supervisor:
 
     async def _shutdown(self) -> int:
         self._stopping.set()
-        log.info("stopping: the proxy first, then the instances")
+        log.info("stopping: the proxy first, then the instances, then their observers")
         await self.proxy.stop(self.drain_seconds)
         await asyncio.gather(*(i.stop(self.drain_seconds) for i in self.instances))
+        await asyncio.gather(*(o.stop(self.drain_seconds) for o in self.observers))
         self.status_path.unlink(missing_ok=True)
         if self._failure:
             log.error("stopped: %s", self._failure)
@@ -267,6 +283,7 @@ class Supervisor:
             "metrics_url": metrics_url,
             "instances": [i.describe() for i in self.instances],
             "proxy": self.proxy.describe(),
+            "observers": [o.describe() for o in self.observers],
         }
         _write_atomically(self.status_path, status)
 

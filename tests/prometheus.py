@@ -14,35 +14,19 @@ from typing import Any
 
 import httpx2
 import pytest
-import yaml
 
+from observability.prometheus import prometheus_config, write_prometheus_config
 from proxy.cluster import free_port, stop_process
 
-OBSERVABILITY = Path(__file__).resolve().parents[1] / "observability"
 
-
-def bundled_config(data_dir: Path) -> dict[str, Any]:
-    """observability/prometheus.yml with its relative paths made absolute (rule files relative to
-    the config's folder, the targets file to ``data_dir``) and 1 s scrape and rule intervals."""
-    config: dict[str, Any] = yaml.safe_load((OBSERVABILITY / "prometheus.yml").read_text())
+def bundled_config(data_dir: Path, alertmanager: str | None = None) -> dict[str, Any]:
+    """The bundled configuration for the cluster in ``data_dir`` (sending alerts to
+    ``alertmanager`` if given), scraping and evaluating every second."""
+    config = prometheus_config(data_dir / "cluster" / "targets.json", alertmanager)
     config["global"]["scrape_interval"] = config["global"]["evaluation_interval"] = "1s"
-    rule_files = config.get("rule_files", [])
-    config["rule_files"] = [str((OBSERVABILITY / rules).resolve()) for rules in rule_files]
     for job in config["scrape_configs"]:
         for sd in job.get("file_sd_configs", []):
-            sd["files"] = [str(data_dir / "cluster" / "targets.json")]
             sd["refresh_interval"] = "1s"
-    return config
-
-
-def sending_alerts_to(config: dict[str, Any], address: str) -> dict[str, Any]:
-    """``config`` with its Alertmanager (alerting, and the scrape job of that name) at
-    ``address`` (host:port) instead of the bundled default."""
-    for alertmanager in config["alerting"]["alertmanagers"]:
-        alertmanager["static_configs"] = [{"targets": [address]}]
-    for job in config["scrape_configs"]:
-        if job["job_name"] == "alertmanager":
-            job["static_configs"] = [{"targets": [address]}]
     return config
 
 
@@ -53,8 +37,7 @@ def running_prometheus(config: dict[str, Any], directory: Path) -> Iterator[str]
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.fail("prometheus is missing: install Debian's prometheus package (.ci/run does)")
-    config_path = directory / "prometheus.yml"
-    config_path.write_text(yaml.safe_dump(config))
+    config_path = write_prometheus_config(config, directory / "prometheus.yml")
     port = free_port()
     argv = [binary, f"--config.file={config_path}", f"--storage.tsdb.path={directory / 'tsdb'}",
             f"--web.listen-address=127.0.0.1:{port}"]  # fmt: skip

@@ -13,7 +13,8 @@ from api.cli.serve import announce_admin_key, event_loop_runner
 from api.settings import load_settings
 from observability.logs import configure_logging
 from proxy.caddy import OwnCertificate, Tls
-from proxy.cluster import build_cluster
+from proxy.cluster import build_cluster, cluster_dir
+from proxy.monitoring import MonitoringUnavailable, monitoring
 
 DEFAULT_LISTEN = "0.0.0.0:8080"
 
@@ -29,6 +30,11 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     parser.add_argument("--tls-cert", type=Path, help="HTTPS with your own certificate (PEM)")
     parser.add_argument("--tls-key", type=Path, help="the private key (PEM) of --tls-cert")
+    parser.add_argument(
+        "--observability",
+        action="store_true",
+        help="also run Prometheus and Alertmanager (Debian's packages) on loopback",
+    )
     parser.set_defaults(run=run)
 
 
@@ -59,7 +65,20 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, "supervisor")
     print(apply_migrations(settings), flush=True)
     announce_admin_key(settings)
-    supervisor = build_cluster(settings, instances=args.instances, listen=args.listen, tls=tls)
+    watching = None
+    if args.observability:
+        try:
+            watching = monitoring(settings, cluster_dir(settings))
+        except MonitoringUnavailable as exc:
+            print(f"fichas: {exc}", file=sys.stderr)
+            return 2
+    supervisor = build_cluster(
+        settings,
+        instances=args.instances,
+        listen=args.listen,
+        tls=tls,
+        observers=watching.children if watching else (),
+    )
 
     async def main() -> int:
         ready = asyncio.Event()
@@ -74,6 +93,11 @@ def run(args: argparse.Namespace) -> int:
                 "stop with Ctrl+C (SIGTERM), rolling restart with SIGHUP",
                 flush=True,
             )
+            if watching is not None:
+                for name, url in watching.urls.items():
+                    print(f"{name} on {url}", flush=True)
+                for note in watching.notes:
+                    print(note, flush=True)
         waiting.cancel()
         return await running
 

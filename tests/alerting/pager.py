@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from api.settings import Settings
+
 Notification = dict[str, Any]
 
 
@@ -65,3 +67,15 @@ def running_pager() -> Iterator[Pager]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def alert_settings(pager_url: str, **more: Any) -> Settings:
+    """Settings that page ``pager_url`` and e-mail warnings through a port nobody listens on
+    (``more``: other settings)."""
+    receivers: dict[str, Any] = {
+        "alert_pager_url": pager_url,
+        "alert_email_to": "oncall@example.com",
+        "alert_email_from": "alertmanager@example.com",
+        "alert_smtp_smarthost": "127.0.0.1:9",
+    }
+    return Settings(**{**receivers, **more})

@@ -11,18 +11,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from observability.alertmanager import REQUIRED, AlertmanagerConfigError, render
+from observability.alertmanager import AlertmanagerConfigError, render
+from tests.alerting.pager import alert_settings
 from tests.alerting.rules import ALERTING
 
 SOURCE = ALERTING / "alertmanager.yml"
-ENVIRONMENT = {
-    "FICHAS_ALERT_PAGER_URL": "https://sms-gateway.example.com/hook?token=a'b\"c",
-    "FICHAS_ALERT_EMAIL_TO": "oncall@example.com",
-    "FICHAS_ALERT_EMAIL_FROM": "alertmanager@example.com",
-    "FICHAS_ALERT_SMTP_SMARTHOST": "smtp.example.com:587",
-    "FICHAS_ALERT_SMTP_USERNAME": "alertmanager",
-    "FICHAS_ALERT_SMTP_PASSWORD_FILE": "/run/secrets/smtp-password",
-}
+SETTINGS = alert_settings(
+    "https://sms-gateway.example.com/hook?token=a'b\"c",
+    alert_smtp_smarthost="smtp.example.com:587",
+    alert_smtp_username="alertmanager",
+    alert_smtp_password_file=Path("/run/secrets/smtp-password"),
+)
 
 
 def amtool(*args: str) -> str:
@@ -52,22 +51,22 @@ def test_alerts_route_by_severity(severity: str, receiver: str) -> None:
 
 def test_rendered_configuration_carries_the_environment(tmp_path: Path) -> None:
     rendered = tmp_path / "alertmanager.yml"
-    rendered.write_text(render(ENVIRONMENT))
+    rendered.write_text(render(SETTINGS))
     assert "SUCCESS" in amtool("check-config", str(rendered))  # templates found from anywhere
     config = yaml.safe_load(rendered.read_text())
     receivers = {receiver["name"]: receiver for receiver in config["receivers"]}
     [webhook] = receivers["pager"]["webhook_configs"]
-    assert webhook["url"] == ENVIRONMENT["FICHAS_ALERT_PAGER_URL"]  # quotes and all
+    assert webhook["url"] == SETTINGS.alert_pager_url  # quotes and all
     [email] = receivers["email"]["email_configs"]
     assert (email["to"], email["from"], email["smarthost"]) == (
-        ENVIRONMENT["FICHAS_ALERT_EMAIL_TO"],
-        ENVIRONMENT["FICHAS_ALERT_EMAIL_FROM"],
-        ENVIRONMENT["FICHAS_ALERT_SMTP_SMARTHOST"],
+        SETTINGS.alert_email_to,
+        SETTINGS.alert_email_from,
+        SETTINGS.alert_smtp_smarthost,
     )
-    assert email["auth_username"] == ENVIRONMENT["FICHAS_ALERT_SMTP_USERNAME"]
-    assert email["auth_password_file"] == ENVIRONMENT["FICHAS_ALERT_SMTP_PASSWORD_FILE"]
+    assert email["auth_username"] == SETTINGS.alert_smtp_username
+    assert email["auth_password_file"] == str(SETTINGS.alert_smtp_password_file)
 
 
 def test_rendering_without_a_receiver_setting_says_which() -> None:
     with pytest.raises(AlertmanagerConfigError, match="FICHAS_ALERT_PAGER_URL"):
-        render({name: "x" for name in REQUIRED if name != "FICHAS_ALERT_PAGER_URL"})
+        render(SETTINGS.model_copy(update={"alert_pager_url": None}))

@@ -29,14 +29,13 @@ import yaml
 
 from loadtest.target import own_cluster
 from observability.alertmanager import render
-from tests.alerting.pager import Notification, running_pager
+from tests.alerting.pager import Notification, alert_settings, running_pager
 from tests.alerting.rules import RULE_FILES, load
 from tests.prometheus import (
     bundled_config,
     query,
     running_alertmanager,
     running_prometheus,
-    sending_alerts_to,
 )
 
 ALERT = "FichasAllInstancesDown"
@@ -59,13 +58,7 @@ def rules_firing_quickly(directory: Path) -> list[str]:
 def alertmanager_config(path: Path, pager_url: str) -> Path:
     """The bundled configuration, rendered with the pager at ``pager_url`` (e-mail to a port
     nobody listens on), its grouping waits cut to a second."""
-    environ = {
-        "FICHAS_ALERT_PAGER_URL": pager_url,
-        "FICHAS_ALERT_EMAIL_TO": "oncall@example.com",
-        "FICHAS_ALERT_EMAIL_FROM": "alertmanager@example.com",
-        "FICHAS_ALERT_SMTP_SMARTHOST": "127.0.0.1:9",
-    }
-    config: dict[str, Any] = yaml.safe_load(render(environ))
+    config: dict[str, Any] = yaml.safe_load(render(alert_settings(pager_url)))
     for route in [config["route"], *config["route"]["routes"]]:
         route["group_wait"] = route["group_interval"] = QUICKLY
     path.write_text(yaml.safe_dump(config))
@@ -108,7 +101,7 @@ def test_all_instances_down_pages_with_its_runbook_then_resolves(tmp_path: Path)
     with running_pager() as pager, own_cluster(data_dir, 2, tmp_path / "cluster.log"):
         am_config = alertmanager_config(tmp_path / "alertmanager.yml", pager.url)
         with running_alertmanager(am_config, tmp_path) as alertmanager:
-            config = sending_alerts_to(bundled_config(data_dir), alertmanager)
+            config = bundled_config(data_dir, alertmanager)
             config["rule_files"] = rules_firing_quickly(tmp_path / "rules")
             with running_prometheus(config, tmp_path) as prometheus:
                 both_up = 'count(up{job="fichas-api"} == 1) == 2'

@@ -1,0 +1,107 @@
+"""Prometheus and Alertmanager beside the cluster (``fichas up --observability``): Debian's
+packages when installed, on loopback, configured from observability/ and alerting/, supervised
+like the other processes (restarted if they die, stopped last).
+
+Their usual ports (9090, 9093) when free — the ones the bundled dashboards' data source and the
+Alertmanager address assume — else any free port; ``fichas up`` prints where they are.
+Alertmanager is started only when its receivers are configured (alerting/README.md): without
+them it could page nobody, and Prometheus shows the alerts firing anyway.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from api.settings import Settings
+from observability.alertmanager import AlertmanagerConfigError, render
+from observability.prometheus import prometheus_config, write_prometheus_config
+from proxy.supervisor import Child
+
+
+class MonitoringUnavailable(Exception):
+    """Prometheus is not installed; the message says how to get it."""
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    children: list[Child]
+    urls: dict[str, str]  # name → URL, for the operator
+    notes: list[str]  # what was left out, and why
+
+
+def monitoring(settings: Settings, directory: Path) -> Monitoring:
+    """The processes to run for the cluster whose files are in ``directory``; their data (the
+    time series, Alertmanager's silences) under the data dir."""
+    data_dir = settings.data_dir
+    prometheus = shutil.which("prometheus")
+    if prometheus is None:
+        raise MonitoringUnavailable(
+            "--observability needs Prometheus: install Debian's prometheus package "
+            "(and prometheus-alertmanager for alerts)"
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    children: list[Child] = []
+    urls: dict[str, str] = {}
+    notes: list[str] = []
+    alertmanager_address = None
+    alertmanager = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    if alertmanager is None:
+        notes.append("alertmanager not started: install Debian's prometheus-alertmanager package")
+    else:
+        try:
+            config = directory / "alertmanager.yml"
+            config.write_text(render(settings))
+        except AlertmanagerConfigError as exc:
+            notes.append(f"alertmanager not started: {exc}")
+        else:
+            alertmanager_address = _address(9093)
+            argv = [
+                alertmanager,
+                f"--config.file={config}",
+                f"--storage.path={data_dir / 'alertmanager'}",
+                f"--web.listen-address={alertmanager_address}",
+                "--cluster.listen-address=",  # alone: no gossip with other Alertmanagers
+            ]
+            children.append(
+                Child(
+                    name="alertmanager",
+                    argv=argv,
+                    env=dict(os.environ),
+                    health_url=f"http://{alertmanager_address}/-/ready",
+                )
+            )
+            urls["alertmanager"] = f"http://{alertmanager_address}"
+    address = _address(9090)
+    config = write_prometheus_config(
+        prometheus_config(directory / "targets.json", alertmanager_address),
+        directory / "prometheus.yml",
+    )
+    children.append(
+        Child(
+            name="prometheus",
+            argv=[
+                prometheus,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={data_dir / 'prometheus'}",
+                f"--web.listen-address={address}",
+            ],
+            env=dict(os.environ),
+            health_url=f"http://{address}/-/ready",
+        )
+    )
+    urls["prometheus"] = f"http://{address}"
+    return Monitoring(children, urls, notes)
+
+
+def _address(preferred: int) -> str:
+    """127.0.0.1 and ``preferred`` if nobody listens there, else a free port."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred))
+        except OSError:
+            sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{sock.getsockname()[1]}"

@@ -18,10 +18,10 @@ INSTANCES = ("api-1", "api-2", "api-3")  # the compose services, each listening 
 COMPOSE_PROXY = ProxyConfig(
     listen="0.0.0.0:80",  # inside the proxy's container; compose publishes the port
     upstreams=[f"{name}:8000" for name in INSTANCES],
-    # On every interface of the container, not loopback as under `fichas up`: Prometheus
-    # scrapes Caddy's metrics from the admin endpoint, across the compose network. The port is
-    # not published outside that network.
-    admin="0.0.0.0:2019",
+    admin="127.0.0.1:2019",  # the admin API: inside the container only, as under `fichas up`
+    # Prometheus scrapes Caddy's metrics across the compose network from this listener, which
+    # serves nothing else (the port is not published outside that network).
+    metrics_listen=":2020",
     max_body_bytes=Settings.model_fields["max_body_bytes"].default,
     tracing=True,  # the proxy's environment points OTLP at the collector
 )

@@ -40,6 +40,9 @@ class ProxyConfig:
     grace_seconds: int = 10
     tls: Tls = None
     tracing: bool = False  # Caddy's own spans (when an OTLP endpoint is configured)
+    # host:port of a listener serving only Caddy's metrics, for a Prometheus that cannot reach
+    # the admin endpoint on loopback (compose); None: the admin endpoint's /metrics is enough.
+    metrics_listen: str | None = None
 
     def render(self) -> str:
         environment = Environment(
@@ -71,6 +74,7 @@ class ProxyConfig:
             grace_seconds=self.grace_seconds,
             tls=tls,
             tracing=self.tracing,
+            metrics_listen=self.metrics_listen,
         )
 
 

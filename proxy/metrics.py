@@ -42,7 +42,7 @@ class SupervisedProcesses(Collector):
         yield from (up, restarts, started)
 
 
-def serve_metrics(registry: CollectorRegistry, port: int) -> WSGIServer:
-    """Serve ``registry`` on 127.0.0.1:``port`` from a thread; ``shutdown()`` the answer to stop."""
-    server, _thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+def serve_metrics(registry: CollectorRegistry, port: int, host: str = "127.0.0.1") -> WSGIServer:
+    """Serve ``registry`` on ``host``:``port`` from a thread; ``shutdown()`` the answer to stop."""
+    server, _thread = start_http_server(port, addr=host, registry=registry)
     return server

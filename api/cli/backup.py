@@ -1,4 +1,4 @@
-"""``fichas backup run|list|verify [ID]|prune``: the backups of the database, by hand.
+"""``fichas backup run|list|verify [ID]|prune|schedule``: the backups of the database.
 
 The scheduler under ``fichas up`` does what ``run`` does, on a timer; the two take turns on
 the backup directory's lock.
@@ -7,17 +7,27 @@ the backup directory's lock.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import signal
 import sys
 from datetime import UTC, datetime
 
+from prometheus_client import CollectorRegistry
+
+from api.cli.serve import event_loop_runner
 from api.settings import load_settings
 from backup import manifest, store
 from backup.job import run_backup
 from backup.manifest import BackupError
+from backup.metrics import BackupMetrics
 from backup.postgres import ToolMissing
 from backup.prune import prune
 from backup.retention import Policy
+from backup.scheduler import BackupScheduler
 from backup.verify import verify
+from observability.logs import configure_logging
+from proxy.metrics import serve_metrics
 
 
 def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,6 +42,17 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     checking.set_defaults(run=_verify)
     pruning = actions.add_parser("prune", help="delete what the retention policy does not keep")
     pruning.set_defaults(run=_prune)
+    scheduling = actions.add_parser(
+        "schedule",
+        help="take backups on FICHAS_BACKUP_INTERVAL until stopped (what `fichas up` runs; "
+        "for deployments without it)",
+    )
+    scheduling.add_argument(
+        "--metrics-listen",
+        metavar="HOST:PORT",
+        help="serve the backup metrics for Prometheus there (default: not served)",
+    )
+    scheduling.set_defaults(run=_schedule)
 
 
 def megabytes(size: int) -> str:
@@ -108,3 +129,35 @@ def _prune(args: argparse.Namespace) -> int:
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     print(f"{stamp}: deleted {len(deleted)} ({', '.join(deleted) or 'none'}); kept {kept}")
     return 0
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.instance)
+    scheduler = BackupScheduler(settings)
+    metrics = None
+    if args.metrics_listen:
+        host, _, port = args.metrics_listen.rpartition(":")
+        registry = CollectorRegistry()
+        registry.register(BackupMetrics(settings, lambda: scheduler.failures))
+        metrics = serve_metrics(registry, int(port), host.strip("[]") or "0.0.0.0")  # noqa: S104
+    try:
+        event_loop_runner(_until_stopped(scheduler))
+    finally:
+        if metrics is not None:
+            metrics.shutdown()
+            metrics.server_close()
+    return 0
+
+
+async def _until_stopped(scheduler: BackupScheduler) -> None:
+    """The schedule, until SIGTERM or SIGINT (a run in progress is finished first)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    running = asyncio.create_task(scheduler.run())
+    await stop.wait()
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running

@@ -53,7 +53,8 @@ def test_the_proxy_listens_where_compose_publishes_and_prometheus_scrapes() -> N
     assert healthcheck_port("proxy") == port(COMPOSE_PROXY.admin)
     prometheus = yaml_file("prometheus", "/etc/prometheus/prometheus.yml")
     caddy = next(job for job in prometheus["scrape_configs"] if job["job_name"] == "caddy")
-    assert caddy["static_configs"][0]["targets"] == [f"proxy:{port(COMPOSE_PROXY.admin)}"]
+    assert COMPOSE_PROXY.metrics_listen is not None
+    assert caddy["static_configs"][0]["targets"] == [f"proxy:{port(COMPOSE_PROXY.metrics_listen)}"]
 
 
 def test_prometheus_config_and_its_rules_pass_promtool(tmp_path: Path) -> None:

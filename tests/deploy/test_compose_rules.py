@@ -167,7 +167,9 @@ def test_the_api_trusts_forwarded_addresses_from_the_proxy_alone() -> None:
 
 def test_backups_are_scheduled_in_exactly_one_place_on_the_shared_data() -> None:
     everything = services()
-    schedulers = [n for n, s in everything.items() if "BackupScheduler" in str(s.get("command"))]
+    schedulers = [
+        n for n, s in everything.items() if s.get("command", [])[:2] == ["backup", "schedule"]
+    ]
     assert schedulers == ["backup"]
     backup = everything["backup"]
     assert backup["build"]["target"] == "backup"  # the image with pg_dump

@@ -24,7 +24,7 @@ from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, get_current_span
 from redis.asyncio import Redis
 from sqlalchemy import Engine, event
 
@@ -48,11 +48,13 @@ def tracer_provider(instance: str) -> TracerProvider | None:
 
 
 def trace_statements(engine: Engine, tracer: Tracer) -> None:
-    """A client span for every statement ``engine`` runs, child of the current span."""
+    """A client span for every statement ``engine`` runs inside a sampled span, its child."""
     system = engine.dialect.name
 
     @event.listens_for(engine, "before_cursor_execute")
     def start(_conn: Any, _cursor: Any, statement: str, _p: Any, context: Any, _m: Any) -> None:
+        if not get_current_span().is_recording():
+            return  # outside a sampled request: no span, and no cost beyond this test
         operation = (statement.split(None, 1) or ["SQL"])[0].upper()
         span = tracer.start_span(
             f"{operation} {system}",

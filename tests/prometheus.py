@@ -34,26 +34,11 @@ def bundled_config(data_dir: Path, alertmanager: str | None = None) -> dict[str,
 def running_prometheus(config: dict[str, Any], directory: Path) -> Iterator[str]:
     """Prometheus with ``config`` on a free loopback port, its files in ``directory``; yields its
     URL once it answers, stops it (by PID) when the block ends."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("prometheus is missing: install Debian's prometheus package (.ci/run does)")
     config_path = write_prometheus_config(config, directory / "prometheus.yml")
-    port = free_port()
-    argv = [binary, f"--config.file={config_path}", f"--storage.tsdb.path={directory / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}"]  # fmt: skip
-    log_path = directory / "prometheus.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while not _ready(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"prometheus did not start:\n{log_path.read_text()}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        stop_process(process, timeout=10)
+    address = f"127.0.0.1:{free_port()}"
+    options = [f"--config.file={config_path}", f"--storage.tsdb.path={directory / 'tsdb'}"]
+    with _running("prometheus", "prometheus", address, directory, options):
+        yield f"http://{address}"
 
 
 @contextmanager
@@ -61,22 +46,36 @@ def running_alertmanager(config_path: Path, directory: Path) -> Iterator[str]:
     """Alertmanager with the configuration at ``config_path`` on a free loopback port, alone
     (no gossip cluster), its state in ``directory``; yields its host:port once it answers,
     stops it (by PID) when the block ends."""
-    binary = shutil.which("prometheus-alertmanager")
-    if binary is None:
-        pytest.fail("prometheus-alertmanager is missing: install Debian's prometheus-alertmanager")
     address = f"127.0.0.1:{free_port()}"
-    argv = [binary, f"--config.file={config_path}", f"--storage.path={directory / 'alertmanager'}",
-            f"--web.listen-address={address}", "--cluster.listen-address="]  # fmt: skip
-    log_path = directory / "alertmanager.log"
+    options = [
+        f"--config.file={config_path}",
+        f"--storage.path={directory / 'alertmanager'}",
+        "--cluster.listen-address=",
+    ]
+    with _running("alertmanager", "prometheus-alertmanager", address, directory, options):
+        yield address
+
+
+@contextmanager
+def _running(
+    name: str, package: str, address: str, directory: Path, options: list[str]
+) -> Iterator[None]:
+    """Debian's ``package`` binary serving on ``address`` (its log in ``directory``) until the
+    block ends; the block starts once it answers ``/-/ready``."""
+    binary = shutil.which(package)
+    if binary is None:
+        pytest.fail(f"{package} is missing: install Debian's {package} package (.ci/run does)")
+    log_path = directory / f"{name}.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=log)
+        process = subprocess.Popen([binary, *options, f"--web.listen-address={address}"],
+                                   stdout=log, stderr=log)  # fmt: skip
     try:
         deadline = time.monotonic() + 30
         while not _ready(f"http://{address}"):
             if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"alertmanager did not start:\n{log_path.read_text()}")
+                pytest.fail(f"{name} did not start:\n{log_path.read_text()}")
             time.sleep(0.2)
-        yield address
+        yield
     finally:
         stop_process(process, timeout=10)
 

@@ -184,3 +184,12 @@ def metric(exposition: str, series: str) -> float:
         if line.startswith(series + " "):
             return float(line.rpartition(" ")[2])
     return 0.0
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this PID exists (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -27,7 +27,7 @@ import httpx2
 import pytest
 
 from proxy.cluster import free_port, stop_process
-from tests.support import own_certificate
+from tests.support import own_certificate, process_alive
 
 STARTUP_SECONDS = 90
 
@@ -47,14 +47,6 @@ class Cluster:
     def client(self, **kwargs: Any) -> httpx2.Client:
         headers = {"Authorization": f"Bearer {self.token}"}
         return httpx2.Client(base_url=self.base_url, headers=headers, timeout=10, **kwargs)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @contextmanager
@@ -273,7 +265,7 @@ def test_kill_9_under_load_loses_nothing(cluster: Cluster) -> None:
     )
     assert not failures, failures[:10]
     assert sum(outcomes.values()) >= 200 * 20 * 0.8, outcomes  # the pace held (roughly)
-    assert not _alive(before["pid"])
+    assert not process_alive(before["pid"])
 
     # Back, healthy and in rotation within 10 s of the kill (the load ran 15 s past it).
     after = cluster.status()["instances"][0]
@@ -332,5 +324,5 @@ def test_sigterm_lets_requests_in_flight_finish_then_stops_every_process(
         answer = in_flight.recv(65536)
     assert answer.startswith(b"HTTP/1.1 201"), answer[:300]
     assert cluster.process.wait(timeout=30) == 0, cluster.log_path.read_text()[-3000:]
-    assert not [pid for pid in pids if _alive(pid)]
+    assert not [pid for pid in pids if process_alive(pid)]
     assert not (cluster.data_dir / "cluster" / "status.json").exists()

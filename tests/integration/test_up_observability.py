@@ -6,7 +6,6 @@ the cluster."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 
 from loadtest.target import own_cluster
 from tests.prometheus import query
+from tests.support import process_alive
 
 RECEIVERS = {
     "FICHAS_ALERT_PAGER_URL": "http://127.0.0.1:9/pager",
@@ -23,14 +23,6 @@ RECEIVERS = {
     "FICHAS_ALERT_EMAIL_FROM": "alertmanager@example.com",
     "FICHAS_ALERT_SMTP_SMARTHOST": "127.0.0.1:25",
 }
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_prometheus_and_alertmanager_run_beside_the_cluster(
@@ -62,4 +54,4 @@ def test_prometheus_and_alertmanager_run_beside_the_cluster(
         assert active == [f"{urls['alertmanager']}/api/v2/alerts"]
         rules = httpx2.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"]
         assert any(r["name"] == "FichasAllInstancesDown" for g in rules for r in g["rules"])
-    assert not any(_alive(pid) for pid in observers.values())
+    assert not any(process_alive(pid) for pid in observers.values())

@@ -58,6 +58,15 @@ def test_each_statement_is_a_child_span_of_the_current_one() -> None:
     assert statements[1].attributes["db.query.text"] == "SELECT * FROM nowhere"
 
 
+def test_statements_outside_a_sampled_request_make_no_spans() -> None:
+    provider, exporter = _recording()
+    engine = create_engine("sqlite://")
+    trace_statements(engine, provider.get_tracer("test"))
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))  # no current span: start-up work, say
+    assert exporter.get_finished_spans() == ()
+
+
 def test_log_lines_carry_the_trace_they_were_written_in(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -19,6 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from redis import Redis
+from redis.exceptions import RedisError
+
+from api.cache.responses import generation_key
+from api.routes.table import all_operations
 from api.settings import Settings
 from backup import manifest, sqlite, store
 from backup.archive import decompress
@@ -38,6 +43,7 @@ class Restored:
     previous: Path | None  # where the replaced database was saved, if there was one
     row_counts: dict[str, int]
     schema_revision: str | None
+    cache: str = "none"  # what became of the instances' Redis cache: none, emptied, or why not
 
 
 def running_cluster(settings: Settings) -> int | None:
@@ -84,7 +90,23 @@ def restore(settings: Settings, backup_id: str, *, to: Path | None, force: bool)
         sqlite.copy(unpacked, target, settings.db_busy_timeout_ms)
     finally:
         unpacked.unlink(missing_ok=True)
-    return Restored(backup_id, target, previous, found.row_counts, found.schema_revision)
+    cache = _forget_cached_answers(settings) if to is None else "none"
+    return Restored(backup_id, target, previous, found.row_counts, found.schema_revision, cache)
+
+
+def _forget_cached_answers(settings: Settings) -> str:
+    """The restored rows replace what the instances may have cached in Redis: bump every cached
+    family's generation, as a write does, so that no instance serves an answer from before."""
+    if settings.redis_url is None:
+        return "none"
+    families = sorted({op.cached for op in all_operations() if op.cached})
+    try:
+        with Redis.from_url(settings.redis_url, socket_timeout=5) as client:
+            for family in families:
+                client.incr(generation_key(family))
+    except RedisError as exc:
+        return f"NOT emptied ({exc}): cached answers may be stale for up to the cache TTL"
+    return "emptied"
 
 
 def _save_previous(target: Path, busy_timeout_ms: int) -> Path | None:

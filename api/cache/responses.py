@@ -72,7 +72,7 @@ class ResponseCache:
             return True
         assert self.store is not None
         pending = sorted(self._unsettled)
-        if await self.store.incr(*(_generation_key(f) for f in pending)):
+        if await self.store.incr(*(generation_key(f) for f in pending)):
             self._unsettled.difference_update(pending)
             return True
         return False
@@ -81,11 +81,12 @@ class ResponseCache:
         self.metrics.cache_requests.labels(family, result).inc()
 
 
-def _generation_key(family: str) -> str:
+def generation_key(family: str) -> str:
+    """The Redis key of ``family``'s generation counter (also bumped by ``fichas restore``)."""
     return f"fichas:generation:{family}"
 
 
 def _keys(family: str, call: Call) -> tuple[str, str]:
     """The family's generation counter, and this request's entry (path and sorted query)."""
     query = "&".join(sorted(call.request.url.query.split("&"))) if call.request.url.query else ""
-    return _generation_key(family), f"fichas:cache:{family}:{call.request.url.path}?{query}"
+    return generation_key(family), f"fichas:cache:{family}:{call.request.url.path}?{query}"

@@ -35,4 +35,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"saved the database it replaces as {done.previous}")
     rows = ", ".join(f"{table} {count:,}" for table, count in sorted(done.row_counts.items()))
     print(f"restored {done.target} (schema revision {done.schema_revision}): {rows}")
+    if done.cache != "none":
+        print(f"the instances' Redis cache: {done.cache}")
     return 0

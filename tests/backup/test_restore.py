@@ -7,13 +7,18 @@ import json
 import subprocess
 import sys
 from contextlib import closing
+from pathlib import Path
 
 import pytest
+from redis import Redis
 
+from api.cache.responses import generation_key
 from api.cli import main
 from api.settings import Settings
 from backup import sqlite
 from backup.job import run_backup
+from backup.restore import restore
+from loadtest.target import redis_server
 from proxy.cluster import status_path
 from tests.backup.conftest import content
 
@@ -101,3 +106,16 @@ def test_a_damaged_backup_is_not_restored(
     assert database.read_bytes() == before
     assert main(["restore", "20990101T000000.000Z"]) == 1
     assert "no backup 20990101T000000.000Z" in capsys.readouterr().err
+
+
+def test_a_restore_empties_the_instances_cache(sqlite_settings: Settings, tmp_path: Path) -> None:
+    taken = run_backup(sqlite_settings).taken
+    with redis_server(tmp_path) as redis:
+        client = Redis.from_url(redis.url)
+        client.set(generation_key("clientes"), 41)
+        settings = sqlite_settings.model_copy(update={"redis_url": redis.url})
+        restored = restore(settings, taken.id, to=None, force=False)
+        assert restored.cache == "emptied"
+        assert client.get(generation_key("clientes")) == b"42"  # bumped, as by a write
+        assert client.get(generation_key("tipos")) == b"1"
+        client.close()

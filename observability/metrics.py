@@ -59,6 +59,11 @@ def build_metrics(instance: str) -> Metrics:
     def gauge(name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:
         return Gauge(name, doc, labels, namespace="fichas", registry=registry)
 
+    def histogram(name: str, doc: str, labels: tuple[str, ...]) -> Histogram:
+        return Histogram(
+            name, doc, labels, namespace="fichas", registry=registry, buckets=DURATION_BUCKETS
+        )
+
     metrics = Metrics(
         registry=registry,
         build=Info("build", "The running Fichas.", namespace="fichas", registry=registry),
@@ -67,22 +72,16 @@ def build_metrics(instance: str) -> Metrics:
             "Requests answered, by method, route template and status.",
             ("method", "route", "status"),
         ),
-        request_duration=Histogram(
+        request_duration=histogram(
             "http_request_duration_seconds",
             "Time from a request's arrival to the end of its answer, by method and route.",
             ("method", "route"),
-            namespace="fichas",
-            registry=registry,
-            buckets=DURATION_BUCKETS,
         ),
         in_flight=gauge("http_requests_in_flight", "Requests this instance is answering now."),
-        database_duration=Histogram(
+        database_duration=histogram(
             "database_duration_seconds",
             "Time a database call took, waiting for a thread or the lock included, by access.",
             ("access",),
-            namespace="fichas",
-            registry=registry,
-            buckets=DURATION_BUCKETS,
         ),
         load_shed=counter(
             "load_shed", "Requests refused at once (503) because too many were in flight."

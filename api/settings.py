@@ -129,9 +129,7 @@ class Settings(BaseSettings):
     @field_validator("listen")
     @classmethod
     def _host_and_port(cls, value: str) -> str:
-        host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError("must be host:port, e.g. 127.0.0.1:8000")
+        host_and_port(value)
         return value
 
     @field_validator("trusted_proxies", mode="before")
@@ -192,11 +190,19 @@ class Settings(BaseSettings):
 
     @property
     def host(self) -> str:
-        return self.listen.rpartition(":")[0].strip("[]")
+        return host_and_port(self.listen)[0]
 
     @property
     def port(self) -> int:
-        return int(self.listen.rpartition(":")[2])
+        return host_and_port(self.listen)[1]
+
+
+def host_and_port(address: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:port`` for IPv6) split; ValueError saying what is expected."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("must be host:port, e.g. 127.0.0.1:8000")
+    return host.strip("[]"), int(port)
 
 
 def load_settings(**overrides: object) -> Settings:

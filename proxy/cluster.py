@@ -18,10 +18,14 @@ from proxy.caddy import ProxyConfig, Tls, caddy_binary, write_config
 from proxy.supervisor import Child, ScrapeTarget, Supervisor
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on now (the OS picks it)."""
+def free_port(preferred: int = 0) -> int:
+    """A loopback port nobody listens on now: ``preferred`` if it is free, else one the OS
+    picks."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        try:
+            sock.bind(("127.0.0.1", preferred))
+        except OSError:
+            sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
 

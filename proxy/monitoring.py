@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 from api.settings import Settings
 from observability.alertmanager import AlertmanagerConfigError, render
 from observability.prometheus import prometheus_config, write_prometheus_config
+from proxy.cluster import free_port
 from proxy.supervisor import Child
 
 
@@ -58,7 +58,7 @@ def monitoring(settings: Settings, directory: Path) -> Monitoring:
         except AlertmanagerConfigError as exc:
             notes.append(f"alertmanager not started: {exc}")
         else:
-            alertmanager_address = _address(9093)
+            alertmanager_address = f"127.0.0.1:{free_port(9093)}"
             argv = [
                 alertmanager,
                 f"--config.file={config}",
@@ -75,7 +75,7 @@ def monitoring(settings: Settings, directory: Path) -> Monitoring:
                 )
             )
             urls["alertmanager"] = f"http://{alertmanager_address}"
-    address = _address(9090)
+    address = f"127.0.0.1:{free_port(9090)}"
     config = write_prometheus_config(
         prometheus_config(directory / "targets.json", alertmanager_address),
         directory / "prometheus.yml",
@@ -95,13 +95,3 @@ def monitoring(settings: Settings, directory: Path) -> Monitoring:
     )
     urls["prometheus"] = f"http://{address}"
     return Monitoring(children, urls, notes)
-
-
-def _address(preferred: int) -> str:
-    """127.0.0.1 and ``preferred`` if nobody listens there, else a free port."""
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", preferred))
-        except OSError:
-            sock.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{sock.getsockname()[1]}"

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from prometheus_client import CollectorRegistry
 
 from api.cli.serve import event_loop_runner
-from api.settings import load_settings
+from api.settings import host_and_port, load_settings
 from backup import manifest, store
 from backup.job import run_backup
 from backup.manifest import BackupError
@@ -49,6 +49,7 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     scheduling.add_argument(
         "--metrics-listen",
+        type=host_and_port,
         metavar="HOST:PORT",
         help="serve the backup metrics for Prometheus there (default: not served)",
     )
@@ -137,10 +138,10 @@ def _schedule(args: argparse.Namespace) -> int:
     scheduler = BackupScheduler(settings)
     metrics = None
     if args.metrics_listen:
-        host, _, port = args.metrics_listen.rpartition(":")
+        host, port = args.metrics_listen
         registry = CollectorRegistry()
         registry.register(BackupMetrics(settings, lambda: scheduler.failures))
-        metrics = serve_metrics(registry, int(port), host.strip("[]") or "0.0.0.0")  # noqa: S104
+        metrics = serve_metrics(registry, port, host)
     try:
         event_loop_runner(_until_stopped(scheduler))
     finally:

@@ -44,7 +44,7 @@ from api.routes.table import all_operations
 from api.settings import Settings
 from observability.metrics import build_metrics, metrics_response
 from observability.requests import ObservedRequestsMiddleware
-from observability.tracing import trace_redis, trace_statements, tracer_provider
+from observability.tracing import RequestSpans, trace_redis, trace_statements, tracer_provider
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -74,10 +74,10 @@ def create_app(settings: Settings) -> Starlette:
         store, redis = RedisStore(pool, breaker, metrics), (pool, breaker)
     limits = RateLimiter(settings.rate_limits, metrics, redis)
     tracing = tracer_provider(settings.instance)
-    tracer = None
+    spans = None
     if tracing is not None:
-        tracer = tracing.get_tracer("fichas")
-        trace_statements(engine, tracer)
+        spans = RequestSpans(tracing)
+        trace_statements(engine, spans.tracer)
         clients = [limits.redis_client, store.client if store else None]
         for client in filter(None, clients):
             trace_redis(client, tracing)
@@ -102,7 +102,7 @@ def create_app(settings: Settings) -> Starlette:
             Middleware(
                 ObservedRequestsMiddleware,
                 metrics=metrics if settings.request_metrics else None,
-                tracer=tracer,
+                spans=spans,
             ),
             Middleware(
                 LoadShedMiddleware,

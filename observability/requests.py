@@ -11,24 +11,26 @@ import logging
 import time
 from contextlib import AbstractContextManager, nullcontext
 
-from opentelemetry.propagate import extract
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import Span, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from observability.logs import ACCESS
 from observability.metrics import Metrics
+from observability.tracing import RequestSpans
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"
-TRACE_HEADERS = frozenset({b"traceparent", b"tracestate"})
 
 
 class ObservedRequestsMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics | None, tracer: Tracer | None = None) -> None:
-        """``metrics`` None: requests are logged and traced, not counted (to measure the cost)."""
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics | None, spans: RequestSpans | None = None
+    ) -> None:
+        """``metrics`` None: requests are logged and traced, not counted (to measure the cost);
+        ``spans`` None: not traced."""
         self.app = app
         self.metrics = metrics
-        self.tracer = tracer
+        self.spans = spans
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,28 +77,16 @@ class ObservedRequestsMiddleware:
         return None
 
     def _span(self, scope: Scope, method: str) -> AbstractContextManager[Span | None]:
-        if self.tracer is None:
-            return nullcontext()
-        carrier = {
-            name.decode("latin-1"): value.decode("latin-1")
-            for name, value in scope["headers"]
-            if name in TRACE_HEADERS
-        }
-        # Named for now by its method alone: the route is known once the router has run.
-        return self.tracer.start_as_current_span(
-            method,
-            context=extract(carrier),
-            kind=SpanKind.SERVER,
-            attributes={"http.request.method": scope["method"], "url.path": scope["path"]},
-        )
+        return nullcontext() if self.spans is None else self.spans.current(scope, method)
 
 
 def _named(span: Span, method: str, template: str, status: int) -> dict[str, str] | None:
     """Name the finished request's span after its route; the exemplar linking to it, if sampled."""
+    if not span.is_recording():
+        return None
     span.update_name(f"{method} {template}")
     span.set_attribute("http.route", template)
     span.set_attribute("http.response.status_code", status)
     if status >= 500:
         span.set_status(Status(StatusCode.ERROR))
-    context = span.get_span_context()
-    return {"trace_id": format(context.trace_id, "032x")} if context.trace_flags.sampled else None
+    return {"trace_id": format(span.get_span_context().trace_id, "032x")}

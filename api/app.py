@@ -17,7 +17,7 @@ from starlette.routing import Route
 from api.auth.guard import Authenticator
 from api.cache.responses import ResponseCache
 from api.cache.store import RedisStore, redis_breaker, redis_pool
-from api.db.engine import build_engine, threads
+from api.db.engine import build_engine, threads, write_lock
 from api.db.gateway import Database, DatabaseUnavailable
 from api.db.migrate import ensure_current
 from api.domain.errors import DomainError
@@ -58,6 +58,7 @@ def create_app(settings: Settings) -> Starlette:
         write_threads=write_threads,
         guards=database_guards(settings, metrics),
         durations=metrics.database_duration,
+        write_lock=write_lock(settings),
     )
 
     async def serve_metrics(request: Request) -> Response:

@@ -10,9 +10,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
-
-from api.db.engine import is_sqlite, sqlite_module
+from api.db.engine import is_sqlite, sqlite_file, sqlite_module
 from api.settings import Settings
 from backup.manifest import BackupError
 
@@ -21,10 +19,10 @@ def database_file(settings: Settings) -> Path:
     """The SQLite file the settings point at."""
     if not is_sqlite(settings):
         raise BackupError("the database is not SQLite")
-    database = make_url(settings.resolved_database_url).database
-    if not database or database == ":memory:":
+    database = sqlite_file(settings)
+    if database is None:
         raise BackupError("an in-memory database has nothing to back up")
-    return Path(database)
+    return database
 
 
 def connect(path: Path, busy_timeout_ms: int = 5000) -> Any:

@@ -6,12 +6,14 @@ one file, and SQLite before 3.51.3 can corrupt a WAL database in that case.
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 
+from api.db.writelock import WriteLock
 from api.settings import Settings
 
 MIN_SQLITE = (3, 51, 3)
@@ -40,6 +42,20 @@ def sqlite_module() -> ModuleType:
 
 def is_sqlite(settings: Settings) -> bool:
     return settings.resolved_database_url.startswith("sqlite")
+
+
+def sqlite_file(settings: Settings) -> Path | None:
+    """The SQLite file the settings point at; None for PostgreSQL or an in-memory database."""
+    if not is_sqlite(settings):
+        return None
+    database = make_url(settings.resolved_database_url).database
+    return Path(database) if database and database != ":memory:" else None
+
+
+def write_lock(settings: Settings) -> WriteLock | None:
+    """What orders the writes of the processes sharing a SQLite file; None where there is none."""
+    database = sqlite_file(settings)
+    return WriteLock(database.with_name(database.name + "-writer.lock")) if database else None
 
 
 def threads(settings: Settings) -> tuple[int, int]:

@@ -7,7 +7,7 @@ tripled latency through GIL contention (docs/BENCHMARKS.md).
 Reads and writes have separate pools. On SQLite, where writes are serialised by the file's write
 lock anyway, one writer thread per process makes this process's writes queue in order instead of
 polling the lock in SQLite's busy handler (sleeps of up to 100 ms), and a write waiting on another
-process's lock never holds up reads.
+process's lock never holds up reads; the processes' writers queue on a ``WriteLock`` (see there).
 
 SQLite reads run on the event loop itself: in WAL mode a reader never waits for a lock, and a
 read of a few rows takes tens of microseconds, less than handing it to a thread and taking the GIL
@@ -32,7 +32,7 @@ import contextvars
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -42,6 +42,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
 from api.db.engine import WRITE
+from api.db.writelock import WriteLock
 from api.resilience.breaker import Breaker, CircuitOpen
 from api.resilience.retry import Retry, transient_db_error
 
@@ -78,11 +79,14 @@ class Database:
         write_threads: int,
         guards: Guards,
         durations: Histogram,
+        write_lock: WriteLock | None = None,
     ) -> None:
         """``read_threads=0`` runs reads on the event loop (for SQLite, see above);
-        ``durations`` (labelled by access: read or write) times every call, queue included."""
+        ``durations`` (labelled by access: read or write) times every call, queue included;
+        ``write_lock``, if any, is held around every write transaction."""
         self.engine = engine
         self.guards = guards
+        self._write_lock = write_lock
         self._read_time, self._write_time = durations.labels("read"), durations.labels("write")
         self._writer = engine.execution_options(**{WRITE: True})
         self._writers = ThreadPoolExecutor(write_threads, thread_name_prefix="fichas-db-write")
@@ -106,8 +110,9 @@ class Database:
                 return self._transaction(self._on_loop, self.engine, fn, *args, **kwargs)
         with self._read_time.time():
             return await self._run(
-                self._readers, self.engine, self.guards.reads, "db.read", fn, *args, **kwargs
-            )
+                self._readers, self.engine, nullcontext(), self.guards.reads, "db.read",
+                fn, *args, **kwargs,
+            )  # fmt: skip
 
     async def write(
         self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
@@ -115,8 +120,9 @@ class Database:
         """Run ``fn`` in one write transaction: committed whole if it returns, else rolled back."""
         with self._write_time.time():
             return await self._run(
-                self._writers, self._writer, self.guards.writes, "db.write", fn, *args, **kwargs
-            )
+                self._writers, self._writer, self._write_lock or nullcontext(), self.guards.writes,
+                "db.write", fn, *args, **kwargs,
+            )  # fmt: skip
 
     async def ping(self) -> None:
         await self.read(lambda conn: conn.execute(text("SELECT 1")).scalar_one())
@@ -125,6 +131,7 @@ class Database:
         self,
         executor: ThreadPoolExecutor,
         engine: Engine,
+        exclusive: AbstractContextManager[None],
         breaker: Breaker,
         operation: str,
         fn: Callable[Concatenate[Connection, P], T],
@@ -132,7 +139,8 @@ class Database:
         **kwargs: P.kwargs,
     ) -> T:
         def attempt() -> T:
-            return self._transaction(self._per_thread, engine, fn, *args, **kwargs)
+            with exclusive:
+                return self._transaction(self._per_thread, engine, fn, *args, **kwargs)
 
         loop = asyncio.get_running_loop()
         with _unavailable(breaker):
@@ -178,6 +186,8 @@ class Database:
                 conn.close()
             self._opened.clear()
         self.engine.dispose()
+        if self._write_lock is not None:
+            self._write_lock.close()
 
 
 @contextmanager

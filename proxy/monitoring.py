@@ -18,8 +18,8 @@ from pathlib import Path
 from api.settings import Settings
 from observability.alertmanager import AlertmanagerConfigError, render
 from observability.prometheus import prometheus_config, write_prometheus_config
-from proxy.cluster import free_port
-from proxy.supervisor import Child
+from proxy.cluster import free_port, status_path
+from proxy.supervisor import Child, targets_beside
 
 
 class MonitoringUnavailable(Exception):
@@ -77,7 +77,7 @@ def monitoring(settings: Settings, directory: Path) -> Monitoring:
             urls["alertmanager"] = f"http://{alertmanager_address}"
     address = f"127.0.0.1:{free_port(9090)}"
     config = write_prometheus_config(
-        prometheus_config(directory / "targets.json", alertmanager_address),
+        prometheus_config(targets_beside(status_path(settings)), alertmanager_address),
         directory / "prometheus.yml",
     )
     children.append(

@@ -120,6 +120,11 @@ class Child:
         }
 
 
+def targets_beside(status_path: Path) -> Path:
+    """Where the supervisor writes Prometheus's file-SD targets: beside its status file."""
+    return status_path.with_name("targets.json")
+
+
 class Supervisor:
     def __init__(
         self,
@@ -159,7 +164,7 @@ class Supervisor:
 
     @property
     def targets_path(self) -> Path:
-        return self.status_path.with_name("targets.json")
+        return targets_beside(self.status_path)
 
     async def run(self, ready: asyncio.Event | None = None) -> int:
         """Start everything, supervise until told to stop; the exit status."""

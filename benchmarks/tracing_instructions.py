@@ -1,0 +1,210 @@
+"""What tracing costs an instance, counted in instructions rather than seconds: repeatable on a
+shared machine, where the end-to-end benchmark (benchmarks/observability.py) drifts by several
+per cent between rounds.
+
+For each configuration (tracing off; on, with callers that never sample; 10 %; 100 %) this
+script runs itself under ``valgrind --tool=callgrind`` as a child that builds the app on a fresh
+SQLite database, calls it in-process (no server, no sockets: only the app's own work is counted)
+for ``--sessions`` PC sessions — the ten requests of ``loadtest/scripts/pcs.js``, each with a
+``traceparent`` whose sampled flag is drawn at the configuration's ratio, as Caddy sends it — and
+counts instructions only around those sessions and the export of their spans (switched on and
+off with ``callgrind_control``). Random numbers are seeded, so a rerun counts the same within
+~0.3 %. Spans go to an OTLP/HTTP receiver in this (parent) process.
+
+Run from the repository root with (needs Debian's ``valgrind``; ~1 min per configuration)::
+
+    uv run python benchmarks/tracing_instructions.py [--sessions 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, sys.path starts with benchmarks/, whose observability.py would hide the
+# package of that name from the app.
+sys.path[0] = str(ROOT)
+
+from tests.otlp import otlp_receiver  # noqa: E402
+
+PARENT_BASED_10 = {
+    "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+    "OTEL_TRACES_SAMPLER_ARG": "0.1",
+}
+# name: (ratio of requests whose caller samples, or None for no traceparent; environment)
+CONFIGS: dict[str, tuple[float | None, dict[str, str]]] = {
+    "off": (None, {}),
+    "callers not sampling": (0.0, PARENT_BASED_10),
+    "10 %": (0.1, PARENT_BASED_10),
+    "100 %": (1.0, {"OTEL_TRACES_SAMPLER": "parentbased_always_on"}),
+}
+WARM_UP = 10  # sessions before counting: caches, connections, the exporter's first post
+
+
+class InProcess:
+    """Calls the ASGI app directly, on one event loop, with the app's lifespan around it."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app, self.token = app, token
+        self.loop = asyncio.new_event_loop()
+        self.lifespan = app.router.lifespan_context(app)
+        self.loop.run_until_complete(self.lifespan.__aenter__())
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.lifespan.__aexit__(None, None, None))
+        self.loop.close()
+
+    def call(self, method: str, url: str, body: Any = None, **headers: str) -> Any:
+        path, _, query = url.partition("?")
+        content = b"" if body is None else json.dumps(body).encode()
+        headers = {"authorization": f"Bearer {self.token}", **headers}
+        if body is not None:
+            headers["content-type"] = "application/json"
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "scheme": "http",
+            "method": method, "path": path, "raw_path": path.encode(), "root_path": "",
+            "query_string": query.encode(), "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 80),
+            "headers": [(b"host", b"fichas"), (b"content-length", str(len(content)).encode())]
+            + [(k.encode(), v.encode()) for k, v in headers.items()],
+        }  # fmt: skip
+        answer: dict[str, Any] = {"status": 0, "body": b""}
+        delivered = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal delivered
+            if delivered:  # the app only asks again to learn of a disconnect
+                await asyncio.Event().wait()
+            delivered = True
+            return {"type": "http.request", "body": content, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"] = message["status"]
+            elif message["type"] == "http.response.body":
+                answer["body"] += message.get("body", b"")
+
+        self.loop.run_until_complete(self.app(scope, receive, send))
+        if answer["status"] >= 400:
+            raise RuntimeError(f"{method} {url}: {answer['status']} {answer['body'][:200]!r}")
+        return json.loads(answer["body"]) if answer["body"].startswith(b"{") else None
+
+
+def session(client: InProcess, ratio: float | None, cliente: int, tipo: int, n: int) -> None:
+    """One operator's session, as in loadtest/scripts/pcs.js."""
+
+    def traced(**headers: str) -> dict[str, str]:
+        if ratio is not None:
+            flags = "01" if random.random() < ratio else "00"
+            ids = f"{random.getrandbits(128):032x}-{random.getrandbits(64):016x}"
+            headers["traceparent"] = f"00-{ids}-{flags}"
+        return headers
+
+    for url in ("/clientes?q=Maria&limit=20", "/clientes?limit=50", f"/clientes/{cliente}",
+                "/producoes/tipos"):  # fmt: skip
+        client.call("GET", url, **traced())
+    body = {"cliente_id": cliente, "tipo_id": tipo, "descricao": "50 camisetas",
+            "quantidade": 50, "valor_unitario": 1990}  # fmt: skip
+    pedido = client.call("POST", "/pedidos", body, **traced(**{"idempotency-key": f"p{n}"}))
+    for status in ("em_producao", "pronto", "entregue"):
+        key = {"idempotency-key": f"p{n}-{status}"}
+        client.call("POST", f"/pedidos/{pedido['id']}/status", {"status": status}, **traced(**key))
+    client.call("GET", f"/pedidos/{pedido['id']}/eventos", **traced())
+    client.call("GET", f"/pedidos/{pedido['id']}/ficha", **traced())
+
+
+def child(config: str, sessions: int) -> None:
+    """Under callgrind: count the instructions of ``sessions`` sessions in ``config``."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    import api.app
+    from api.settings import Settings
+    from observability.tracing import tracer_provider
+    from tests.support import make_token, migrated_engine
+
+    random.seed(7)
+    ratio, env = CONFIGS[config]
+    if ratio is None:
+        os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT")
+    os.environ.update(env)
+    providers: list[TracerProvider | None] = []
+
+    def keeping(instance: str) -> TracerProvider | None:  # to flush its batch into the count
+        providers.append(tracer_provider(instance))
+        return providers[-1]
+
+    api.app.tracer_provider = keeping  # type: ignore[attr-defined]
+    settings = Settings(data_dir=Path(tempfile.mkdtemp()), auth_cache_seconds=600)
+    engine = migrated_engine(settings)
+    admin_key = make_token(engine, "admin", ["read", "write", "admin"])
+    admin = InProcess(api.app.create_app(settings), admin_key)
+    tipo = admin.call("POST", "/producoes/tipos", {"codigo": "cam", "nome": "Camiseta"})["id"]
+    cliente = admin.call("POST", "/clientes", {"nome": "Maria Souza"})["id"]
+    admin.close()
+    client = InProcess(api.app.create_app(settings), make_token(engine, "pc", ["read", "write"]))
+    for n in range(WARM_UP):
+        session(client, ratio, cliente, tipo, -1 - n)
+
+    def flush_and_count(switch: str) -> None:
+        for provider in filter(None, providers):
+            provider.force_flush()
+        command = ["callgrind_control", "-i", switch, str(os.getpid())]
+        subprocess.run(command, check=True, capture_output=True)  # noqa: S603
+
+    flush_and_count("on")
+    for n in range(sessions):
+        session(client, ratio, cliente, tipo, n)
+    flush_and_count("off")
+    client.close()
+
+
+def counted(config: str, sessions: int, receiver: str) -> float:
+    """Millions of instructions per request in ``config``."""
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "callgrind.out"
+        # Spans leave when the child flushes them, inside the count, not on the 5 s timer.
+        env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver,
+               "OTEL_BSP_SCHEDULE_DELAY": "600000"}  # fmt: skip
+        command = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                   f"--callgrind-out-file={out}", sys.executable, __file__,
+                   "--child", config, "--sessions", str(sessions)]  # fmt: skip
+        subprocess.run(command, env=env, check=True, capture_output=True)  # noqa: S603
+        # One dump per thread that ran counted code; each ends with its total.
+        total = sum(
+            int(match.group(1))
+            for dump in Path(scratch).glob("callgrind.out*")
+            if (match := re.search(r"^totals: (\d+)", dump.read_text(), re.M))
+        )
+    return total / (sessions * 10) / 1e6
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--child", choices=CONFIGS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.sessions)
+        return 0
+    with otlp_receiver() as receiver:
+        figures = {config: counted(config, args.sessions, receiver.url) for config in CONFIGS}
+        spans = len(receiver.spans)
+    print(f"{'tracing':<22} {'M instr/request':>16} {'vs. off':>8}")
+    for config, figure in figures.items():
+        print(f"{config:<22} {figure:16.3f} {figure / figures['off']:8.3f}")
+    print(f"spans received: {spans:,}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -53,6 +53,7 @@ def test_a_second_writer_waits_until_the_first_lets_go(path: Path) -> None:
         waiter.start()
         assert not waiter.acquired.wait(0.5)
     assert waiter.acquired.wait(10)
+    waiter.join(10)  # it lets go before its file is closed
     first.close()
     second.close()
 
@@ -68,6 +69,7 @@ def test_a_holder_that_dies_releases_the_lock(path: Path) -> None:
             assert not waiter.acquired.wait(0.5)
             holder.kill()  # kill -9: no chance to let go by itself
             assert waiter.acquired.wait(10)
+            waiter.join(10)
             waiter.lock.close()
         finally:
             holder.kill()

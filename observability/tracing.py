@@ -9,10 +9,9 @@ everything; e.g. ``parentbased_traceidratio`` and ``0.1``), ``OTEL_SERVICE_NAME`
 
 Spans: one per request (``RequestSpans``, used by ``observability/requests.py``, which names it
 after the route template), parented on the ``traceparent`` the proxy sends; one per database
-statement of a sampled request
-(here, on the app's own engine: the library's instrumentor would also patch ``create_engine`` for
-every engine the process builds, and costs every statement its event dispatch), one per Redis
-command (the library's per-client instrumentation).
+statement of a sampled request (here, on the app's own engine: the library's instrumentor would
+also patch ``create_engine`` for every engine the process builds, and costs every statement its
+event dispatch); one per Redis command (the library's per-client instrumentation).
 """
 
 from __future__ import annotations

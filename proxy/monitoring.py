@@ -13,12 +13,11 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
 
 from api.settings import Settings
 from observability.alertmanager import AlertmanagerConfigError, render
 from observability.prometheus import prometheus_config, write_prometheus_config
-from proxy.cluster import free_port, status_path
+from proxy.cluster import cluster_dir, free_port, status_path
 from proxy.supervisor import Child, targets_beside
 
 
@@ -33,10 +32,11 @@ class Monitoring:
     notes: list[str]  # what was left out, and why
 
 
-def monitoring(settings: Settings, directory: Path) -> Monitoring:
-    """The processes to run for the cluster whose files are in ``directory``; their data (the
-    time series, Alertmanager's silences) under the data dir."""
+def monitoring(settings: Settings) -> Monitoring:
+    """The processes to run beside the cluster: their configuration with the cluster's files,
+    their data (the time series, Alertmanager's silences) under the data dir."""
     data_dir = settings.data_dir
+    directory = cluster_dir(settings)
     prometheus = shutil.which("prometheus")
     if prometheus is None:
         raise MonitoringUnavailable(

@@ -13,7 +13,7 @@ from api.cli.serve import announce_admin_key, event_loop_runner
 from api.settings import load_settings
 from observability.logs import configure_logging
 from proxy.caddy import OwnCertificate, Tls
-from proxy.cluster import build_cluster, cluster_dir
+from proxy.cluster import build_cluster
 from proxy.monitoring import MonitoringUnavailable, monitoring
 
 DEFAULT_LISTEN = "0.0.0.0:8080"
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     watching = None
     if args.observability:
         try:
-            watching = monitoring(settings, cluster_dir(settings))
+            watching = monitoring(settings)
         except MonitoringUnavailable as exc:
             print(f"fichas: {exc}", file=sys.stderr)
             return 2

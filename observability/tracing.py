@@ -73,9 +73,10 @@ class RequestSpans:
             if name in TRACE_HEADERS
         }
         parent = extract(carrier)
-        caller = get_current_span(parent).get_span_context()
-        if self.follows_caller and caller.is_valid and not caller.trace_flags.sampled:
-            return _Current(get_current_span(parent))
+        caller = get_current_span(parent)
+        decided = caller.get_span_context()
+        if self.follows_caller and decided.is_valid and not decided.trace_flags.sampled:
+            return _Current(caller)
         attributes = {"http.request.method": scope["method"], "url.path": scope["path"]}
         span = self.tracer.start_span(
             method, context=parent, kind=SpanKind.SERVER, attributes=attributes

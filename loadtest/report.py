@@ -34,7 +34,8 @@ def run_figures(run: Run) -> dict[str, Any]:
         "pcs": run.load.pcs,
         "think_s": run.load.think,
         "seconds": run.load.seconds,
-        "seconds_with_tail": samples.seconds,
+        "seconds_in_all": samples.seconds,
+        "ramp_s": round(samples.full_load[0], 1),
         "slo_met": run.slo_met,
         "broken_thresholds": run.broken_thresholds,
         "total": {**_figures(samples.total), "req_per_s": samples.rate(run.load.seconds)},
@@ -59,10 +60,12 @@ def table(figures: dict[str, Any]) -> str:
             f"{f['avg_ms']:>8.1f}  {f['p95_ms']:>8.1f}  {f['p99_ms']:>8.1f}"
         )
     total = figures["total"]
+    ramp = figures["ramp_s"]
     lines.append(
         f"{figures['pcs']} PCs, think {figures['think_s']:g} s: {total['req_per_s']:,.1f} req/s "
-        f"over the {figures['seconds']:g} s run ({figures['seconds_with_tail']:.1f} s with the "
-        "sessions it cut finishing)"
+        f"over the {figures['seconds']:g} s run"
+        + (f" at full load, after {ramp:g} s in which the PCs arrived" if ramp else "")
+        + f" ({figures['seconds_in_all']:.1f} s in all, with the sessions it cut finishing)"
     )
     return "\n".join(lines)
 
@@ -97,10 +100,16 @@ def chart_over_time(samples: Samples, path: Path, title: str, events: list[Event
     latency.set_xlabel("seconds into the run")
     latency.set_ylim(bottom=0)
     latency.legend(loc="upper right")
+    # Shaded: the ramp and the tail, which are drawn but not timed in the figures.
+    begin, end = samples.full_load
     for axes in (pace, latency):
         axes.grid(alpha=0.3)
+        axes.axvspan(0, begin, color="grey", alpha=0.15)
+        axes.axvspan(end, x[-1] if x else end, color="grey", alpha=0.15)
         for event in events:
             axes.axvline(event.second, color="black", linestyle="--", linewidth=1)
+    if begin >= 1:
+        pace.annotate("PCs arriving", (0, 0), xytext=(4, 4), textcoords="offset points")
     for event in events:
         pace.annotate(event.label, (event.second, 0), xytext=(4, 4), textcoords="offset points")
     pace.set_title(title)
@@ -127,6 +136,7 @@ def chart_capacity(steps: list[dict[str, Any]], path: Path, slo: Slo) -> None:
             pace.axvline(step["pcs"], color="grey", linestyle="--", linewidth=1)
             pace.annotate("SLO missed", (step["pcs"], 0), xytext=(4, 4), textcoords="offset points")
     pace.set_xscale("log")
+    pace.set_xlim(min(pcs) / 1.5, max(pcs) * 1.5)  # margins, and a range even for one step
     pace.set_xticks(pcs, [str(n) for n in pcs])
     pace.grid(alpha=0.3)
     pace.set_title(f"capacity: {slo.describe()}")

@@ -3,6 +3,11 @@
 k6's own summary has run-wide figures only; the report also needs them per endpoint and per
 second (for the chart), so every request's sample is kept: a 60 s run at 1,500 req/s is ~100,000
 floats, nothing to worry about.
+
+The script tags each request with its phase: ``ramp`` while the PCs arrive (with a think time,
+see the script), ``full`` while all of them work, ``tail`` while they finish the sessions the end
+cut. Every request is drawn on the chart and counted in the success rate; only the full load's
+are timed in the per-endpoint figures and the pace — as only they are by k6's latency thresholds.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import numpy as np
 # The two metrics read: every HTTP request's duration (ms), and the script's verdict on every
 # request a PC needed answered (1 right, 0 not), both tagged with the endpoint's name.
 DURATION, ANSWERED = "http_req_duration", "fichas_answered"
+FULL_LOAD = "phase=full"
 
 
 @dataclass
@@ -46,8 +52,8 @@ class Tally:
 
 @dataclass
 class Samples:
-    by_endpoint: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
-    by_second: dict[int, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    by_endpoint: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))  # full load
+    by_second: dict[int, Tally] = field(default_factory=lambda: defaultdict(Tally))  # all phases
 
     @property
     def total(self) -> Tally:
@@ -58,6 +64,8 @@ class Samples:
 
     first_ms: int | None = None
     last_ms: int | None = None
+    first_timed_ms: int | None = None  # the full load's first request and last
+    last_timed_ms: int | None = None
 
     @property
     def seconds(self) -> float:
@@ -66,18 +74,19 @@ class Samples:
             return 0.0
         return max(self.last_ms - self.first_ms, 1) / 1000
 
-    def rate(self, window: float) -> float:
-        """Requests per second over the first ``window`` seconds: the run proper, not the
-        tail in which the PCs finish the sessions they were in when the time ran out."""
-        if not self.by_second or window <= 0:
-            return 0.0
-        start = min(self.by_second)
-        counted = sum(
-            len(tally.durations)
-            for second, tally in self.by_second.items()
-            if second < start + window
-        )
-        return counted / window
+    @property
+    def full_load(self) -> tuple[float, float]:
+        """When the full load began and ended, in seconds from the first request; before it the
+        ramp, after it the tail."""
+        if self.first_ms is None or self.first_timed_ms is None or self.last_timed_ms is None:
+            return 0.0, 0.0
+        start = self.first_ms
+        return (self.first_timed_ms - start) / 1000, (self.last_timed_ms - start) / 1000
+
+    def rate(self, seconds: float) -> float:
+        """Requests per second at full load, which lasted ``seconds``: the run proper, neither
+        the ramp nor the tail in which the PCs finish the sessions the end cut."""
+        return len(self.total.durations) / seconds if seconds > 0 else 0.0
 
     def read(self, lines: Iterable[str], on_second: Callable[[int, Tally], None]) -> None:
         """Take k6's CSV output (header first, times in ms), calling ``on_second`` as each
@@ -87,10 +96,8 @@ class Samples:
         header = next(csv.reader([next(rows, "")]))
         if not header:
             return
-        metric, stamp, value, name, group = (
-            header.index(column)
-            for column in ("metric_name", "timestamp", "metric_value", "name", "group")
-        )
+        columns = ("metric_name", "timestamp", "metric_value", "name", "group", "extra_tags")
+        metric, stamp, value, name, group, tags = (header.index(column) for column in columns)
         current: int | None = None
         for line in rows:
             # The other metrics (a dozen per request) are skipped before any CSV parsing.
@@ -107,8 +114,11 @@ class Samples:
                 on_second(current - min(self.by_second), self.by_second[current])
             current = second if current is None else max(current, second)
             if row[metric] == DURATION:
-                self.by_endpoint[row[name]].durations.append(float(row[value]))
                 self.by_second[second].durations.append(float(row[value]))
+                if FULL_LOAD in row[tags].split("&"):
+                    self.by_endpoint[row[name]].durations.append(float(row[value]))
+                    self.first_timed_ms = min(ms, self.first_timed_ms or ms)
+                    self.last_timed_ms = max(ms, self.last_timed_ms or ms)
             else:
                 right = float(row[value]) > 0
                 for tally in (self.by_endpoint[row[name]], self.by_second[second]):

@@ -8,7 +8,7 @@
 //   FICHAS_TOKENS_FILE a JSON list of API keys (read and write scopes), one per PC or shared
 //                      round-robin when there are fewer keys than PCs
 //   FICHAS_PCS         virtual users (default 25)
-//   FICHAS_DURATION    how long they run (default 60s)
+//   FICHAS_DURATION    seconds all the PCs work once they have arrived (default 60)
 //   FICHAS_THINK       seconds an operator pauses after each request (default 0; jittered ±50 %)
 //   FICHAS_THRESHOLDS  k6 thresholds as JSON (the SLO; the runner fills it in)
 //   FICHAS_SUMMARY     where to write k6's end-of-test summary as JSON
@@ -20,6 +20,22 @@ import { Rate } from 'k6/metrics';
 
 const BASE = __ENV.FICHAS_URL;
 const THINK = Number(__ENV.FICHAS_THINK || '0');
+const DURATION = Number(__ENV.FICHAS_DURATION || '60');
+
+// The PCs of a shop floor are at every step of their sessions at once. Started together they
+// would stay in step for many minutes (the think-time jitter drifts them apart by only ~0.3 s a
+// request) and send the session's writes in waves. So each PC starts at a random moment of one
+// session's length (10 requests, each followed by a think): the ramp. Requests are tagged with
+// their phase — ramp, full (DURATION seconds with every PC at work), tail (the sessions the end
+// cut, finishing) — and the latency thresholds judge the full load.
+const SESSION_REQUESTS = 10;
+const RAMP = SESSION_REQUESTS * THINK; // seconds
+
+function phase() {
+  const second = (Date.now() - exec.scenario.startTime) / 1000;
+  if (second < RAMP) return 'ramp';
+  return second < RAMP + DURATION ? 'full' : 'tail';
+}
 const STATUSES = ['em_producao', 'pronto', 'entregue'];
 const TOKENS = JSON.parse(open(__ENV.FICHAS_TOKENS_FILE));
 
@@ -44,7 +60,7 @@ export const options = {
     pcs: {
       executor: 'constant-vus',
       vus: Number(__ENV.FICHAS_PCS || '25'),
-      duration: __ENV.FICHAS_DURATION || '60s',
+      duration: `${RAMP + DURATION}s`,
       gracefulStop: '10s',
     },
   },
@@ -92,6 +108,7 @@ function json(response) {
 // One request the way a PC makes it: a write carries an Idempotency-Key and is sent once more
 // with the same key if the network failed (so it can never be applied twice); then checked.
 function call(name, method, path, { body = null, key = null, status = 200, shape }) {
+  exec.vu.metrics.tags.phase = phase();
   const headers = key ? { ...HEADERS, 'Idempotency-Key': key } : HEADERS;
   const params = { headers, tags: { name }, responseCallback: http.expectedStatuses(status) };
   const payload = body === null ? null : JSON.stringify(body);
@@ -115,7 +132,7 @@ const isCliente = (b) => b !== null && Number.isInteger(b.id) && typeof b.docume
 const isPedido = (b) => b !== null && Number.isInteger(b.numero) && typeof b.status === 'string';
 
 export default function (factory) {
-  if (exec.vu.iterationInScenario === 0) sleep(THINK * Math.random()); // PCs don't start in step
+  if (exec.vu.iterationInScenario === 0) sleep(RAMP * Math.random());
 
   const cliente = pick(factory.clientes);
   const term = encodeURIComponent(cliente.nome.split(' ')[0]);

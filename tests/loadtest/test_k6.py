@@ -25,9 +25,9 @@ def test_bad_durations_say_how_to_write_one(text: str) -> None:
 def test_the_slo_is_k6_thresholds() -> None:
     assert Slo(success=99.9, p95_ms=100, p99_ms=250).thresholds() == {
         "fichas_answered": ["rate>=0.999"],
-        "http_req_duration": ["p(95)<=100", "p(99)<=250"],
+        "http_req_duration{phase:full}": ["p(95)<=100", "p(99)<=250"],
     }
     assert Slo(success=100, p95_ms=0.001, p99_ms=1e-6).thresholds() == {
         "fichas_answered": ["rate>=1"],
-        "http_req_duration": ["p(95)<=0.001", "p(99)<=0.000001"],
+        "http_req_duration{phase:full}": ["p(95)<=0.001", "p(99)<=0.000001"],
     }

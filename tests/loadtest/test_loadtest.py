@@ -100,9 +100,26 @@ def test_a_missed_slo_fails_the_run_and_says_which(
     impossible = ["--slo-p95", "0.001ms", "--pcs", "2", "--duration", "2s"]
     done = _loadtest(tmp_path, *_against(target, *impossible))
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "SLO MISSED: http_req_duration p(95)<=0.001" in done.stdout
+    assert "SLO MISSED: http_req_duration{phase:full} p(95)<=0.001" in done.stdout
     assert _summary(tmp_path)["slo_met"] is False
-    assert _summary(tmp_path)["broken_thresholds"] == ["http_req_duration p(95)<=0.001"]
+    assert _summary(tmp_path)["broken_thresholds"] == ["http_req_duration{phase:full} p(95)<=0.001"]
+
+
+def test_with_a_think_time_the_pcs_arrive_over_a_ramp_that_is_not_timed(
+    target: tuple[Target, Path], tmp_path: Path
+) -> None:
+    # Each PC starts at a random moment of its first session (10 requests × 0.3 s): a 3 s ramp,
+    # after which the 3 s at full load are timed.
+    think = ["--pcs", "8", "--think", "0.3s", "--duration", "3s"]
+    done = _loadtest(tmp_path, *_against(target, *think))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "s in which the PCs arrived" in done.stdout
+    summary = _summary(tmp_path)
+    assert 1 <= summary["ramp_s"] <= 4
+    assert summary["total"]["success_pct"] == 100.0
+    k6_metrics = json.loads((tmp_path / "k6-summary.json").read_text())["metrics"]
+    assert "http_req_duration{phase:full}" in k6_metrics  # what the latency thresholds judge
+    assert 0 < summary["total"]["requests"] < k6_metrics["http_reqs"]["values"]["count"]
 
 
 def test_capacity_steps_up_and_answers_how_many_pcs(

@@ -12,8 +12,10 @@ HEADER = (
 )
 
 
-def _row(metric: str, ms: int, value: float, name: str, group: str = "") -> str:
-    return f"{metric},{ms},{value:f},,,,,{group},GET,{name},,pcs,,200,,,,,"
+def _row(
+    metric: str, ms: int, value: float, name: str, group: str = "", tags: str = "phase=full"
+) -> str:
+    return f"{metric},{ms},{value:f},,,,,{group},GET,{name},,pcs,,200,,,,{tags},"
 
 
 def test_durations_and_verdicts_are_tallied_by_endpoint_and_second() -> None:
@@ -55,11 +57,41 @@ def test_percentiles_of_an_empty_tally_are_zero() -> None:
     assert Tally(durations=[1.0, 2.0, 3.0, 4.0]).percentiles(50) == [2.5]
 
 
-def test_the_rate_counts_the_run_not_the_tail() -> None:
+def test_the_rate_counts_the_full_load_not_the_tail() -> None:
     samples = Samples()
     lines = [HEADER] + [
-        _row("http_req_duration", 1_000_000 + 250 * n, 5.0, "GET /clientes") for n in range(16)
-    ]  # four per second over four seconds
+        _row("http_req_duration", 1_000_000 + 250 * n, 5.0, "GET /clientes", tags=phase)
+        for n, phase in enumerate(["phase=full"] * 8 + ["phase=tail"] * 8)
+    ]  # four per second: two seconds at full load, then two of tail
     samples.read(lines, lambda second, tally: None)
     assert samples.rate(2) == 4.0
     assert samples.rate(0) == 0.0
+    assert samples.full_load == (0.0, 1.75)
+    assert samples.seconds == 3.75
+
+
+def test_the_ramp_is_drawn_and_its_verdicts_count_but_its_requests_are_not_timed() -> None:
+    ramp, full = "phase=ramp", "phase=full"
+    lines = [
+        HEADER,
+        _row("http_req_duration", 1_000_500, 900.0, "GET /clientes", tags=ramp),
+        _row("fichas_answered", 1_000_500, 0, "GET /clientes", tags=ramp),
+        _row("http_req_duration", 1_001_200, 800.0, "GET /clientes", tags=f"{ramp}&x=y"),
+        _row("fichas_answered", 1_001_200, 1, "GET /clientes", tags=f"{ramp}&x=y"),
+    ] + [
+        line
+        for n in range(6)  # three per second from second 1002 on
+        for line in (
+            _row("http_req_duration", 1_002_000 + 333 * n, 10.0, "GET /clientes", tags=full),
+            _row("fichas_answered", 1_002_000 + 333 * n, 1, "GET /clientes", tags=full),
+        )
+    ]
+    samples = Samples()
+    samples.read(lines, lambda second, tally: None)
+
+    clientes = samples.by_endpoint["GET /clientes"]
+    assert clientes.durations == [10.0] * 6  # the ramp's slow answers are not the full load's
+    assert (clientes.answered, clientes.wrong) == (7, 1)  # but a wrong one still counts
+    assert samples.full_load == (1.5, 3.165)
+    assert samples.rate(2) == 3.0  # six at full load, which lasted 2 s
+    assert len(samples.by_second[1000].durations) == 1  # the chart shows the ramp

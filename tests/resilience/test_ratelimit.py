@@ -13,8 +13,9 @@ from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.cache.store import redis_breaker, redis_pool
+from api.resilience import ratelimit
 from api.resilience.breaker import Breaker
-from api.resilience.ratelimit import RateLimiter
+from api.resilience.ratelimit import InstanceMemory, RateLimiter
 from api.settings import Settings
 from loadtest.target import redis_server
 from observability.metrics import build_metrics
@@ -58,6 +59,59 @@ def test_open_endpoints_are_limited_per_client_address(
     client, _, _ = app_and_tokens
     assert [client.get("/").status_code for _ in range(3)] == [200, 200, 429]
     assert client.get("/health").status_code == 200  # its own, larger budget
+
+
+def test_in_memory_a_window_opens_at_the_first_hit_and_ends_after_the_period(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(ratelimit, "time", _Clock(clock))
+    limiter = RateLimiter({"read": "2/minute"}, build_metrics("test"))
+
+    async def scenario() -> None:
+        assert [(await limiter.check("read", "key:1")).allowed for _ in range(2)] == [True, True]
+        clock[0] = 1030.0
+        refused = await limiter.check("read", "key:1")
+        assert (refused.allowed, refused.remaining, refused.reset_in) == (False, 0, 30)
+        assert (await limiter.check("read", "key:2")).allowed  # another key, its own window
+        clock[0] = 1060.5  # key:1's window is over
+        assert (await limiter.check("read", "key:1")).allowed
+
+    asyncio.run(scenario())
+
+
+def test_in_memory_a_hit_is_a_lookup_and_ended_windows_are_swept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(ratelimit, "time", _Clock(clock))
+    memory = InstanceMemory()
+
+    async def scenario() -> tuple[int, int]:
+        for n in range(2000):  # a thousand PCs' keys, two route classes each
+            await memory.incr(f"key:{n}", 60)
+        await asyncio.sleep(0)  # as between requests: the loop runs what was scheduled
+        tasks = len(asyncio.all_tasks())
+        await memory.incr("key:0", 60)
+        started = len(asyncio.all_tasks()) - tasks  # limits' own MemoryStorage starts one
+        clock[0] = 1061.0
+        await memory.incr("key:new", 60)  # the first hit past a second sweeps the ended windows
+        return started, await memory.reset()
+
+    assert asyncio.run(scenario()) == (0, 1)
+
+
+class _Clock:
+    """Stands in for the ``time`` module in ratelimit: wall time from a list the test moves."""
+
+    def __init__(self, now: list[float]) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now[0]
+
+    def monotonic(self) -> float:
+        return self.now[0]
 
 
 def test_instances_sharing_redis_never_pass_the_budget_together(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ function phase() {
   if (second < RAMP) return 'ramp';
   return second < RAMP + DURATION ? 'full' : 'tail';
 }
+
 const STATUSES = ['em_producao', 'pronto', 'entregue'];
 const TOKENS = JSON.parse(open(__ENV.FICHAS_TOKENS_FILE));
 

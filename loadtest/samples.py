@@ -86,7 +86,8 @@ class Samples:
     def rate(self, seconds: float) -> float:
         """Requests per second at full load, which lasted ``seconds``: the run proper, neither
         the ramp nor the tail in which the PCs finish the sessions the end cut."""
-        return len(self.total.durations) / seconds if seconds > 0 else 0.0
+        timed = sum(len(tally.durations) for tally in self.by_endpoint.values())
+        return timed / seconds if seconds > 0 else 0.0
 
     def read(self, lines: Iterable[str], on_second: Callable[[int, Tally], None]) -> None:
         """Take k6's CSV output (header first, times in ms), calling ``on_second`` as each

@@ -110,9 +110,6 @@ class _Clock:
     def time(self) -> float:
         return self.now[0]
 
-    def monotonic(self) -> float:
-        return self.now[0]
-
 
 def test_instances_sharing_redis_never_pass_the_budget_together(tmp_path: Path) -> None:
     # Large budgets are leased ten requests at a time: never more than the budget in all, and

@@ -19,7 +19,7 @@ stopped by PID before the script ends.
 
 Run from the repository root with::
 
-    uv run python benchmarks/backup.py [--window 10] [--connections 16] [--repeat 3] [--rounds 3]
+    uv run python -m benchmarks.backup [--window 10] [--connections 16] [--repeat 3] [--rounds 3]
                                        [--out results/backup-<date>.json]
 """
 
@@ -39,17 +39,13 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, benchmarks/ comes first on sys.path, where this very file would stand in for
-# the ``backup`` package: the repository root goes there instead.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
-sys.path.insert(0, str(ROOT))
+from api.settings import Settings
+from backup import snapshot, sqlite
+from backup.job import run_backup
+from backup.restore import restore
+from benchmarks import core_api
 
-from api.settings import Settings  # noqa: E402
-from backup import snapshot, sqlite  # noqa: E402
-from backup.job import run_backup  # noqa: E402
-from backup.restore import restore  # noqa: E402
-from benchmarks import core_api  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 CLIENTES, PEDIDOS = 10_000, 100_000
 POST = next(e for e in core_api.ENDPOINTS if e.mode == "pedido")

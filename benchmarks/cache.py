@@ -13,7 +13,7 @@ In one run, for each database (a SQLite file, then a throw-away PostgreSQL datab
 
 Run from the repository root with::
 
-    uv run python benchmarks/cache.py [--duration 8] [--warmup 2] [--connections 25]
+    uv run python -m benchmarks.cache [--duration 8] [--warmup 2] [--connections 25]
                                       [--out results/cache-<date>.json]
 
 Needs wrk, taskset, redis-server and, for the PostgreSQL half, the server of
@@ -35,13 +35,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script, only benchmarks/ is on sys.path
-    sys.path.insert(0, str(ROOT))
+from benchmarks import core_api
+from loadtest.target import RedisServer, redis_server
+from tests.support import POSTGRES_URL, throwaway_postgres
 
-from benchmarks import core_api  # noqa: E402
-from loadtest.target import RedisServer, redis_server  # noqa: E402
-from tests.support import POSTGRES_URL, throwaway_postgres  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 MIN_HIT_RATIO = 2.0
 

@@ -17,7 +17,7 @@ Nothing is pinned: the cluster is meant to use every core, and wrk shares them. 
 
 Run from the repository root with::
 
-    uv run python benchmarks/cluster.py [--duration 8] [--warmup 2] [--connections 25,100]
+    uv run python -m benchmarks.cluster [--duration 8] [--warmup 2] [--connections 25,100]
                                         [--instances 1,2,3] [--out results/cluster-<date>.json]
 
 It prints a Markdown table and the issue's targets, and writes the results as JSON to ``--out``.
@@ -38,12 +38,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script, only benchmarks/ is on sys.path
-    sys.path.insert(0, str(ROOT))
+from benchmarks import core_api
+from proxy.cluster import free_port, stop_process
 
-from benchmarks import core_api  # noqa: E402
-from proxy.cluster import free_port, stop_process  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 ENDPOINTS = tuple(e for e in core_api.ENDPOINTS if e.name.startswith("GET /clientes"))
 TARGET_ENDPOINT = "GET /clientes?limit=50"

@@ -22,7 +22,7 @@ process started here is stopped by PID before the script ends; traffic goes to 1
 
 Needs ``wrk`` (``apt-get install wrk``) and ``taskset`` (util-linux). Run with::
 
-    uv run python benchmarks/core_api.py [--duration 10] [--warmup 2] [--connections 25,100]
+    uv run python -m benchmarks.core_api [--duration 10] [--warmup 2] [--connections 25,100]
                                      [--out results/bench-<date>.json]
 
 It prints a Markdown table and writes the same results as JSON to ``--out``.
@@ -592,7 +592,7 @@ def require_tools() -> None:
     if len(os.sched_getaffinity(0)) >= 2 and shutil.which("taskset") is None:
         sys.exit("taskset is not installed: apt-get install util-linux")
     if not FICHAS.exists():
-        sys.exit(f"no {FICHAS}: run this with `uv run python benchmarks/core_api.py`")
+        sys.exit(f"no {FICHAS}: run this with `uv run python -m benchmarks.core_api`")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,7 @@ decodes every span, as a collector on the same machine would.
 
 Run from the repository root with::
 
-    uv run python benchmarks/observability.py [--duration 30s] [--out results/observability.json]
+    uv run python -m benchmarks.observability [--duration 30s] [--out results/observability.json]
 
 Every process started here is stopped by its runner; traffic goes to 127.0.0.1 only.
 """
@@ -27,11 +27,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script, only benchmarks/ is on sys.path
-    sys.path.insert(0, str(ROOT))
+from tests.otlp import otlp_receiver
 
-from tests.otlp import otlp_receiver  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ each hit, which a tight loop without yielding would never run).
 
 Run from the repository root with::
 
-    uv run python benchmarks/ratelimit_memory.py [--hits 20000]
+    uv run python -m benchmarks.ratelimit_memory [--hits 20000]
 
 Best of three rounds per cell; CPU-bound and single-threaded, so the ratio between the storages
 is what to read, the absolute figures move with the host.
@@ -19,20 +19,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
-from pathlib import Path
 
 import uvloop
 from limits import parse
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 
-# Run as a script, sys.path starts with benchmarks/, whose observability.py would hide the
-# package of that name from the app.
-sys.path[0] = str(Path(__file__).resolve().parent.parent)
-
-from api.resilience.ratelimit import InstanceMemory  # noqa: E402
+from api.resilience.ratelimit import InstanceMemory
 
 KEYS = (10, 300, 2000)
 

@@ -18,11 +18,12 @@ machine-wide noise affects both sides alike.
 
 Run with::
 
-    uv run python benchmarks/serialisation.py
+    uv run python -m benchmarks.serialisation
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import platform
@@ -321,6 +322,9 @@ def best_us_per_op(pyd: Callable[[], object], msg: Callable[[], object]) -> tupl
 
 
 def main() -> None:
+    argparse.ArgumentParser(
+        description="pydantic v2 vs msgspec on Fichas' per-request work"
+    ).parse_args()
     check_equivalence()
     print(
         f"Python {platform.python_version()}, pydantic {pydantic.VERSION}, "

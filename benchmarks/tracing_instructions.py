@@ -13,7 +13,7 @@ off with ``callgrind_control``). Random numbers are seeded, so a rerun counts th
 
 Run from the repository root with (needs Debian's ``valgrind``; ~1 min per configuration)::
 
-    uv run python benchmarks/tracing_instructions.py [--sessions 20]
+    uv run python -m benchmarks.tracing_instructions [--sessions 20]
 """
 
 from __future__ import annotations
@@ -30,12 +30,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, sys.path starts with benchmarks/, whose observability.py would hide the
-# package of that name from the app.
-sys.path[0] = str(ROOT)
+from tests.otlp import otlp_receiver
 
-from tests.otlp import otlp_receiver  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 PARENT_BASED_10 = {
     "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
@@ -178,9 +175,9 @@ def counted(config: str, sessions: int, receiver: str) -> float:
         env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver,
                "OTEL_BSP_SCHEDULE_DELAY": "600000"}  # fmt: skip
         command = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
-                   f"--callgrind-out-file={out}", sys.executable, __file__,
+                   f"--callgrind-out-file={out}", sys.executable, "-m", __spec__.name,
                    "--child", config, "--sessions", str(sessions)]  # fmt: skip
-        subprocess.run(command, env=env, check=True, capture_output=True)  # noqa: S603
+        subprocess.run(command, env=env, cwd=ROOT, check=True, capture_output=True)  # noqa: S603
         # One dump per thread that ran counted code; each ends with its total.
         total = sum(
             int(match.group(1))

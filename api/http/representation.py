@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -21,9 +22,10 @@ def _matches(header: str, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
-def require_match(if_match: str | None, current_body: bytes) -> None:
-    """Enforce If-Match against the current representation (called inside the write)."""
-    if if_match is not None and not _matches(if_match, etag_of(current_body)):
+def require_match(if_match: str | None, current_body: Callable[[], bytes]) -> None:
+    """Enforce If-Match against the current representation (called inside the write), which
+    is only read and encoded when the client sent one: most writes carry none."""
+    if if_match is not None and not _matches(if_match, etag_of(current_body())):
         raise PreconditionFailed(
             "the resource changed since you read it (If-Match does not match its ETag); "
             "read it again and retry"

@@ -53,7 +53,8 @@ async def delete_cliente(call: Call) -> Response:
     ident, if_match = call.path_id(), call.request.headers.get("if-match")
 
     def transaction(conn: Connection) -> None:
-        require_match(if_match, encode_one(clientes.get(conn, ident, for_update=True)))
+        current = clientes.get(conn, ident, for_update=True)  # a 404 when there is none
+        require_match(if_match, lambda: encode_one(current))
         clientes.delete_(conn, ident)
 
     await call.db.write(transaction)

@@ -49,12 +49,13 @@ def guarded(
     get: Getter,
     change: Callable[[Connection, int], Row],
 ) -> Callable[[Connection], bytes]:
-    """A write transaction on the path's resource: lock it, enforce If-Match against its current
-    representation, apply ``change`` and return the new representation."""
+    """A write transaction on the path's resource: enforce If-Match, if sent, against its
+    current representation (read locked), apply ``change`` and return the new representation.
+    ``change`` answers 404 itself for a resource that does not exist."""
     ident, if_match = call.path_id(), call.request.headers.get("if-match")
 
     def transaction(conn: Connection) -> bytes:
-        require_match(if_match, encode(get(conn, ident, for_update=True)))
+        require_match(if_match, lambda: encode(get(conn, ident, for_update=True)))
         return encode(change(conn, ident))
 
     return transaction

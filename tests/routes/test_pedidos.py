@@ -144,6 +144,7 @@ def test_eventos_of_an_unknown_pedido_is_404(api: TestClient) -> None:
     assert_problem(api.get("/pedidos/777/eventos"), 404, "not-found")
     assert_problem(api.get("/pedidos/777/ficha"), 404, "not-found")
     assert_problem(api.post("/pedidos/777/status", json={"status": "pronto"}), 404, "not-found")
+    assert_problem(api.patch("/pedidos/777", json={"descricao": "X"}), 404, "not-found")
 
 
 def test_ficha_is_printable_html_with_every_value_escaped(api: TestClient) -> None:

@@ -77,3 +77,4 @@ def test_if_match_on_tipos(api: TestClient) -> None:
 
 def test_unknown_tipo_is_404(api: TestClient) -> None:
     assert_problem(api.get("/producoes/tipos/4242"), 404, "not-found")
+    assert_problem(api.patch("/producoes/tipos/4242", json={"nome": "X"}), 404, "not-found")

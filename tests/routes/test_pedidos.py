@@ -140,7 +140,7 @@ def test_filters(api: TestClient) -> None:
     assert_problem(api.get("/pedidos?prazo_de=ontem"), 422, "validation")
 
 
-def test_eventos_of_an_unknown_pedido_is_404(api: TestClient) -> None:
+def test_every_route_of_an_unknown_pedido_is_404(api: TestClient) -> None:
     assert_problem(api.get("/pedidos/777/eventos"), 404, "not-found")
     assert_problem(api.get("/pedidos/777/ficha"), 404, "not-found")
     assert_problem(api.post("/pedidos/777/status", json={"status": "pronto"}), 404, "not-found")

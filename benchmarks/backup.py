@@ -26,7 +26,6 @@ Run from the repository root with::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -44,8 +43,6 @@ from backup import snapshot, sqlite
 from backup.job import run_backup
 from backup.restore import restore
 from benchmarks import core_api
-
-ROOT = Path(__file__).resolve().parent.parent
 
 CLIENTES, PEDIDOS = 10_000, 100_000
 POST = next(e for e in core_api.ENDPOINTS if e.mode == "pedido")
@@ -221,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     core_api.require_tools()
     started = datetime.now(UTC)
-    out: Path = args.out or ROOT / "results" / f"backup-{started:%Y%m%d-%H%M%S}.json"
+    out: Path = args.out or core_api.ROOT / "results" / f"backup-{started:%Y%m%d-%H%M%S}.json"
     info = {**core_api.machine(), "date": started.isoformat(timespec="seconds"), "argv": sys.argv}
     with tempfile.TemporaryDirectory(prefix="fichas-backup-", dir=os.environ.get("TMPDIR")) as tmp:
         data_dir = Path(tmp)
@@ -234,11 +231,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         writes = write_latency(data_dir, settings, token, args)
     info["load_average_at_end"] = os.getloadavg()
     print("\n" + report(offline, writes))
-    out.parent.mkdir(parents=True, exist_ok=True)
     plan = {k: v for k, v in vars(args).items() if k != "out"}
-    result = {"machine": info, "plan": plan, "offline": offline, "writes": writes}
-    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(f"\nwritten {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    core_api.write_report(
+        out, {"machine": info, "plan": plan, "offline": offline, "writes": writes}
+    )
     return 0
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import socket
 import sys
 import tempfile
@@ -38,8 +37,6 @@ from pathlib import Path
 from benchmarks import core_api
 from loadtest.target import RedisServer, redis_server
 from tests.support import POSTGRES_URL, throwaway_postgres
-
-ROOT = Path(__file__).resolve().parent.parent
 
 MIN_HIT_RATIO = 2.0
 
@@ -170,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     core_api.require_tools()
     stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
-    out = args.out or ROOT / "results" / f"cache-{stamp}.json"
+    out = args.out or core_api.ROOT / "results" / f"cache-{stamp}.json"
     rows: list[Row] = []
     print(f"PostgreSQL half on {POSTGRES_URL}")
     with tempfile.TemporaryDirectory(prefix="fichas-cache-bench-") as tmp:
@@ -185,10 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             verdict = "met" if row.hit_ratio >= MIN_HIT_RATIO else "MISSED"
             print(f"- {row.database} `{row.endpoint}` hit ÷ miss {row.hit_ratio:.2f}× "
                   f"(≥ {MIN_HIT_RATIO:g}×): {verdict}")  # fmt: skip
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": core_api.machine(), "rows": [asdict(r) for r in rows]},
-                              indent=2))  # fmt: skip
-    print(f"\nwritten {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    core_api.write_report(out, {"machine": core_api.machine(), "rows": [asdict(r) for r in rows]})
     return 0
 
 

@@ -26,7 +26,6 @@ It prints a Markdown table and the issue's targets, and writes the results as JS
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -40,8 +39,6 @@ from pathlib import Path
 
 from benchmarks import core_api
 from proxy.cluster import free_port, stop_process
-
-ROOT = Path(__file__).resolve().parent.parent
 
 ENDPOINTS = tuple(e for e in core_api.ENDPOINTS if e.name.startswith("GET /clientes"))
 TARGET_ENDPOINT = "GET /clientes?limit=50"
@@ -130,7 +127,7 @@ def running_cluster(data_dir: Path, instances: int) -> Iterator[tuple[int, int]]
             f"127.0.0.1:{port}"]  # fmt: skip
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 (our console script, fixed arguments)
-            argv, env=core_api.fichas_env(data_dir), cwd=ROOT, stdout=log, stderr=log
+            argv, env=core_api.fichas_env(data_dir), cwd=core_api.ROOT, stdout=log, stderr=log
         )
     try:
         deadline = time.monotonic() + 60
@@ -313,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     core_api.require_tools()
     started = datetime.now(UTC)
-    out: Path = args.out or ROOT / "results" / f"cluster-{started:%Y%m%d-%H%M%S}.json"
+    out: Path = args.out or core_api.ROOT / "results" / f"cluster-{started:%Y%m%d-%H%M%S}.json"
     info = {**core_api.machine(), "date": started.isoformat(timespec="seconds"), "argv": sys.argv}
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="fichas-cluster-") as tmp:
@@ -326,11 +323,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     info["load_average_at_end"] = os.getloadavg()
     print("\n" + markdown_table(rows) + "\n")
     print("\n".join(target_lines(rows, args.connections)))
-    out.parent.mkdir(parents=True, exist_ok=True)
     plan = {k: v for k, v in vars(args).items() if k != "out"}
-    report = {"machine": info, "plan": plan, "results": [asdict(r) for r in rows]}
-    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    print(f"\nwritten {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    core_api.write_report(
+        out, {"machine": info, "plan": plan, "results": [asdict(r) for r in rows]}
+    )
     return 0
 
 

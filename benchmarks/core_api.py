@@ -586,6 +586,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def write_report(out: Path, report: dict[str, Any]) -> None:
+    """Write a benchmark's results as JSON to ``out`` and say where."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(f"\nwritten {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+
+
 def require_tools() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -619,15 +626,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n" + markdown_table(cells) + "\n")
     print("\n".join(target_lines(cells)))
     print("\n" + pedidos_line(check))
-    out.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "machine": info,
         "plan": asdict(plan),
         "results": [asdict(c) for c in cells],
         "pedidos": {**asdict(check), "ok": check.ok},
     }
-    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    print(f"\nwritten {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    write_report(out, report)
     return 0 if check.ok else 1
 
 

@@ -1,0 +1,1 @@
+"""Hostile and careless clients (issue 17): what an outsider can send must not hurt the cluster."""

@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     request_metrics: bool = Field(
         True, description="Count and time every request for /metrics (off: to measure the cost)."
     )
+    debug_headers: bool = Field(
+        False,
+        description="Send X-Served-By (instances) and Via (proxy) on public answers: debugging.",
+    )
     trusted_proxies: Annotated[list[Network], NoDecode] = Field(
         [ip_network("127.0.0.1/32"), ip_network("::1/128")],
         description="Comma-separated networks whose X-Forwarded-For is believed (the proxy's).",

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from api import __version__
+from api.http import idempotency
 from api.routes.operation import Operation
 from api.schemas.common import ProblemBody
 
@@ -74,7 +75,7 @@ def _parameters(op: Operation, schemas: _Schemas) -> list[dict[str, Any]]:
         if applies:
             schema: dict[str, Any] = {"type": "string"}
             if name == "Idempotency-Key":
-                schema.update(minLength=1, maxLength=255)
+                schema.update(pattern=idempotency.KEY_PATTERN)
             params.append(
                 {"name": name, "in": "header", "required": False, "description": description,
                  "schema": schema}

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from api.data.common import Row, fetch_page, get_by_id, keyset, now
 from api.db.tables import clientes, contadores, pedido_eventos, pedidos, tipos_producao
-from api.domain.errors import Conflict, Invalid
+from api.domain.errors import Conflict
 from api.domain.workflow import FINAL, Status, allowed_next, can_transition
 
 # The filters of GET /pedidos: name -> condition on a bound parameter of the same name.
@@ -94,11 +94,11 @@ def create(conn: Connection, values: dict[str, Any], *, by: str, today: date) ->
         _REFERENCES, {"cliente_id": values["cliente_id"], "tipo_id": values["tipo_id"]}
     ).one()
     if found.cliente is None:
-        raise Invalid("cliente_id", f"cliente {values['cliente_id']} does not exist")
+        raise Conflict(f"cliente_id: cliente {values['cliente_id']} does not exist")
     if found.ativo is None:
-        raise Invalid("tipo_id", f"tipo de produção {values['tipo_id']} does not exist")
+        raise Conflict(f"tipo_id: tipo de produção {values['tipo_id']} does not exist")
     if not found.ativo:
-        raise Invalid("tipo_id", f"tipo de produção {values['tipo_id']} is not active")
+        raise Conflict(f"tipo_id: tipo de produção {values['tipo_id']} is not active")
     if values.get("prazo") is None:
         values = {**values, "prazo": today + timedelta(days=found.prazo_padrao_dias)}
     stamp = now()

@@ -6,6 +6,9 @@ digit pass that arithmetic but are not issued, so they are rejected too.
 
 from __future__ import annotations
 
+# The name of this rule as a JSON Schema format (the OpenAPI document cannot spell it out).
+DOCUMENTO_FORMAT = "cpf-or-cnpj"
+
 _CPF_WEIGHTS = (range(10, 1, -1), range(11, 1, -1))
 _CNPJ_WEIGHTS = ((5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2), (6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2))
 

@@ -13,16 +13,8 @@ class NotFound(DomainError):
 
 
 class Conflict(DomainError):
-    """The request contradicts the current state (duplicate, invalid transition, in use)."""
-
-
-class Invalid(DomainError):
-    """A field is well-formed but not acceptable (e.g. it names a cliente that does not exist)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+    """The request contradicts the current state (duplicate, invalid transition, in use, or it
+    names a cliente or tipo that does not exist or is not active)."""
 
 
 class PreconditionFailed(DomainError):

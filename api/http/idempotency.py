@@ -7,6 +7,7 @@ neither does. Keys are scoped to the API key that sent them.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 
 from pydantic import BaseModel
@@ -26,8 +27,14 @@ HEADER = "Idempotency-Key"
 Outcome = tuple[bytes, str | None]
 
 
+# 1 to 255 printable ASCII characters; HTTP strips the spaces around a header value, so the key
+# neither starts nor ends with one. The OpenAPI document publishes this same pattern.
+KEY_PATTERN = r"^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$"
+_KEY = re.compile(KEY_PATTERN)
+
+
 def _checked_key(raw: str) -> str:
-    if not 1 <= len(raw) <= 255 or not raw.isascii() or not raw.isprintable():
+    if not _KEY.fullmatch(raw):
         raise Problem(
             400,
             "bad-idempotency-key",

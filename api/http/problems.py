@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.db.gateway import DatabaseUnavailable
-from api.domain.errors import Conflict, DomainError, Invalid, NotFound, PreconditionFailed
+from api.domain.errors import Conflict, DomainError, NotFound, PreconditionFailed
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -76,8 +76,6 @@ def from_domain(error: DomainError) -> Problem:
             return Problem(409, "conflict", "Conflict with the current state", detail)
         case PreconditionFailed():
             return Problem(412, "precondition-failed", "Precondition failed", detail)
-        case Invalid(field=field, message=message):
-            return validation_problem([{"field": field, "message": message}])
     raise TypeError(f"unmapped domain error {error!r}")
 
 

@@ -118,7 +118,7 @@ OPERATIONS = [
     Operation("GET", "/pedidos", list_pedidos, "List and filter pedidos", TAG, "read",
               query=PedidoQuery, response=Page[Pedido]),
     Operation("POST", "/pedidos", create_pedido, "Open a pedido", TAG, "write",
-              body=PedidoIn, response=Pedido, status=201, idempotent=True),
+              body=PedidoIn, response=Pedido, status=201, errors=(409,), idempotent=True),
     Operation("GET", "/pedidos/{id:int}", get_pedido, "Read a pedido", TAG, "read",
               response=Pedido),
     Operation("PATCH", "/pedidos/{id:int}", update_pedido,

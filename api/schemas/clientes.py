@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field
 from pydantic.json_schema import SkipJsonSchema
 from typing_extensions import TypedDict
 
-from api.domain.documento import normalize_documento
+from api.domain.documento import DOCUMENTO_FORMAT, normalize_documento
 from api.schemas.common import Input, PageQuery, SearchText, text
 
 UF = Literal[
@@ -21,9 +21,21 @@ Nome = Annotated[str, text(200, min_length=1)]
 Documento = Annotated[
     str,
     AfterValidator(normalize_documento),
-    Field(max_length=18, description="CPF or CNPJ, with or without punctuation; stored as digits."),
+    Field(
+        max_length=18,
+        # Check digits are beyond what a pattern can say: the format names the rule.
+        json_schema_extra={"format": DOCUMENTO_FORMAT},
+        description="A valid CPF or CNPJ (check digits included), with or without punctuation "
+        "(. - / and spaces); stored as digits.",
+    ),
 ]
-Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")]
+# No ASCII control characters or spaces; spelt out, because `\s` means other things to other
+# regex engines (pydantic's Rust one, Python's, a client's JavaScript), and the document must
+# mean one thing to all of them.
+Email = Annotated[
+    str,
+    Field(max_length=254, pattern=r"^[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+$"),
+]
 Telefone = Annotated[str, Field(max_length=30, pattern=r"^[0-9+() .-]{8,30}$")]
 Cidade = Annotated[str, text(100, min_length=1)]
 Observacoes = Annotated[str, text(2000)]

@@ -18,9 +18,22 @@ from typing_extensions import TypedDict
 
 T = TypeVar("T")
 
+
+def _integral(value: object) -> object:
+    # JSON Schema's "integer" is any number without a fractional part, so 5.0 is one; strict
+    # pydantic would refuse it. Taken as 5, and 5.5 still refused.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Whole = BeforeValidator(_integral)
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-Limit = Annotated[int, Field(ge=1, le=200, description="Page size (1-200).")]
+Id = Annotated[int, Field(ge=1, le=MAX_ID), Whole]
+Limit = Annotated[int, Field(ge=1, le=200, description="Page size (1-200)."), Whole]
+
+# A page cursor: an id as 4 bytes, base64url (api/http/pagination.py says why this shape).
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]{5}[AQgw]$"
 
 # No NUL characters anywhere: PostgreSQL cannot store them, and no honest client sends them.
 NO_NUL = r"^[^\x00]*$"
@@ -77,7 +90,9 @@ class Query(BaseModel):
 class PageQuery(Query):
     limit: Limit | None = None
     cursor: str | None = Field(
-        None, max_length=100, description="`next_cursor` of the previous page."
+        None,
+        pattern=CURSOR_PATTERN,
+        description="`next_cursor` of the previous page, as given (opaque).",
     )
 
 

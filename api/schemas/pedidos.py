@@ -11,7 +11,7 @@ from pydantic.json_schema import SkipJsonSchema
 from typing_extensions import TypedDict
 
 from api.domain.workflow import Status
-from api.schemas.common import Id, Input, IsoDate, PageQuery, text
+from api.schemas.common import Id, Input, IsoDate, PageQuery, Whole, text
 
 
 class Prioridade(StrEnum):
@@ -22,9 +22,17 @@ class Prioridade(StrEnum):
 
 
 Descricao = Annotated[str, text(2000, min_length=1)]
-Quantidade = Annotated[int, Field(ge=1, le=1_000_000)]
-Centavos = Annotated[int, Field(ge=0, le=1_000_000_000, description="Money in integer cents.")]
-Prazo = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2999, 12, 31))]
+Quantidade = Annotated[int, Field(ge=1, le=1_000_000), Whole]
+Centavos = Annotated[
+    int, Field(ge=0, le=1_000_000_000, description="Money in integer cents."), Whole
+]
+Prazo = Annotated[
+    date,
+    # JSON Schema bounds numbers, not dates: the years 2000-2999 are said as a pattern.
+    Field(
+        ge=date(2000, 1, 1), le=date(2999, 12, 31), json_schema_extra={"pattern": r"^2[0-9]{3}-"}
+    ),
+]
 
 
 class PedidoIn(Input):

@@ -9,11 +9,11 @@ from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 from typing_extensions import TypedDict
 
-from api.schemas.common import Input, PageQuery, text
+from api.schemas.common import Input, PageQuery, Whole, text
 
 Codigo = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
 NomeTipo = Annotated[str, text(100, min_length=1)]
-PrazoDias = Annotated[int, Field(ge=0, le=365)]
+PrazoDias = Annotated[int, Field(ge=0, le=365), Whole]
 
 
 class TipoIn(Input):

@@ -49,6 +49,7 @@ about a minute for both backends when nothing fails, a few when shrinking failur
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +69,13 @@ from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.db.tables import api_keys
+from api.domain.documento import (
+    DOCUMENTO_FORMAT,
+    cnpj_check_digits,
+    cpf_check_digits,
+    normalize_documento,
+)
+from api.http.idempotency import KEY_PATTERN
 from api.schemas.common import MAX_ID
 from api.settings import Settings
 from tests.support import create, make_token, new_cliente, new_pedido, new_tipo
@@ -106,6 +114,7 @@ FORGED_CURSORS = [
 # Every check that applies to this API, all of them enabled and none with relaxed statuses.
 CHECKS = (
     "not_a_server_error",
+    "positive_data_acceptance",
     "status_code_conformance",
     "content_type_conformance",
     "response_schema_conformance",
@@ -118,6 +127,54 @@ CHECKS = (
     "use_after_free",
     "ensure_resource_availability",
 )
+
+
+# What ``positive_data_acceptance`` counts as accepting schema-valid input: schemathesis'
+# defaults, plus 412. A well-formed ``If-Match`` that names another version is a precondition
+# found false (RFC 9110 §13.1.1), like a 404 for an id that does not exist: the request was
+# understood and answered, not rejected as malformed.
+ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "412", "429", "5xx"]
+
+# The one format of the document that JSON Schema cannot check by itself: a CPF or CNPJ with
+# right check digits (punctuated or not), as the document's description says.
+schemathesis.openapi.format(
+    DOCUMENTO_FORMAT,
+    st.one_of(
+        st.from_regex(r"[0-9]{9}", fullmatch=True).map(cpf_check_digits),
+        st.from_regex(r"[0-9]{12}", fullmatch=True).map(cnpj_check_digits),
+    ).filter(lambda digits: len(set(digits)) > 1),
+)
+
+
+@schemathesis.hook  # before_call is a global hook in schemathesis 4
+def before_call(context: HookContext, case: Case[Any], **kwargs: Any) -> None:
+    # Generated keys repeat across cases (the coverage phase sends the same few). A key
+    # reused with another body is rightly refused (422), and with the same body replays the
+    # stored 201 even after that resource was deleted — both right by the idempotency
+    # contract, but false "valid data rejected" and "created resource not found" findings.
+    # Schema-valid keys are made unique in every phase; invalid ones stay invalid.
+    key = case.headers.get("Idempotency-Key") if case.headers else None
+    if isinstance(key, str) and re.fullmatch(KEY_PATTERN, key):
+        case.headers["Idempotency-Key"] = f"{key[: MAX_KEY - 33]}-{uuid.uuid4().hex}"
+    # Some phases fill string fields with words harvested from the document and from earlier
+    # answers ("PATCH", "properties"), whatever the field's `format`: not the schema-valid data
+    # they are sent as. A positive case's documento gets a value of its format instead.
+    body: dict[str, Any] = case.body if isinstance(case.body, dict) else {}
+    documento = body.get("documento")
+    positive = case.meta is not None and case.meta.generation.mode.is_positive
+    if positive and isinstance(documento, str) and not _valid_documento(documento):
+        body["documento"] = VALID_CPF
+
+
+VALID_CPF = "529.982.247-25"
+
+
+def _valid_documento(value: str) -> bool:
+    try:
+        normalize_documento(value)
+    except ValueError:
+        return False
+    return True
 
 
 class Keyring:
@@ -196,6 +253,7 @@ def _config() -> SchemathesisConfig:
     """
     checks: dict[str, Any] = {"enabled": False}
     checks.update({name: {"enabled": True} for name in CHECKS})
+    checks["positive_data_acceptance"]["expected-statuses"] = ACCEPTED
     return SchemathesisConfig.from_dict(
         {
             "suppress-health-check": ["all"],
@@ -213,7 +271,13 @@ def _config() -> SchemathesisConfig:
                     for field in TEXT_FIELDS
                 },
             },
-            "phases": {"stateful": {"max-steps": STATEFUL_STEPS}},
+            # Values harvested from earlier responses are put into any string field regardless
+            # of its `format` (a "documento" of "X-Request-ID"): schema-invalid data sent as
+            # positive. The stateful phase chains real ids through the document's links instead.
+            "phases": {
+                "fuzzing": {"extra-data-sources": {"responses": False}},
+                "stateful": {"max-steps": STATEFUL_STEPS},
+            },
             "checks": checks,
         }
     )
@@ -243,16 +307,6 @@ def _load(settings: Settings, keyring: Keyring, seed: Seed) -> BaseSchema:
         if not 1 <= value <= MAX_ID:
             return st.just(path_parameters)
         return st.sampled_from((value, *existing)).map(lambda id_: {**path_parameters, "id": id_})
-
-    @schema.hook
-    def map_headers(context: HookContext, headers: dict[str, Any] | None) -> dict[str, Any] | None:
-        # A key reused with the same body replays the stored 201, even after that resource was
-        # deleted: right by the idempotency contract, but a false "created resource not found"
-        # for the stateful checks. Schema-valid keys are made unique; invalid ones stay invalid.
-        key = (headers or {}).get("Idempotency-Key")
-        if headers is None or not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY:
-            return headers
-        return {**headers, "Idempotency-Key": f"{key[: MAX_KEY - 33]}-{uuid.uuid4().hex}"}
 
     return schema
 

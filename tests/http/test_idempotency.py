@@ -78,7 +78,7 @@ def test_failed_requests_are_not_stored(api: TestClient) -> None:
         "valor_unitario": 1,
     }
     assert (
-        api.post("/pedidos", json=body, headers={"Idempotency-Key": "retry-me"}).status_code == 422
+        api.post("/pedidos", json=body, headers={"Idempotency-Key": "retry-me"}).status_code == 409
     )
     cliente, tipo = new_cliente(api), new_tipo(api)
     fixed = {**body, "cliente_id": cliente["id"], "tipo_id": tipo["id"]}

@@ -14,10 +14,10 @@ Every response must pass these checks: ``not_a_server_error`` (zero 5xx; an exce
 lets escape counts too), ``status_code_conformance``, ``content_type_conformance``,
 ``response_schema_conformance``, ``response_headers_conformance`` (zero responses the document
 does not describe), ``negative_data_rejection`` (schema-invalid input gets a 4xx),
+``positive_data_acceptance`` (schema-valid input is never refused as malformed; see ``_config``),
 ``missing_required_header``, ``unsupported_method``, ``allow_header_conformance``, ``ignored_auth``
 (calls without a valid key are refused), and the stateful ``use_after_free`` and
-``ensure_resource_availability``. ``positive_data_acceptance`` is the one check left off; see
-``_config``. Hypothesis' ``deadline`` is off (schemathesis' default) and health checks are
+``ensure_resource_availability``. Hypothesis' ``deadline`` is off (schemathesis' default) and health checks are
 suppressed: slow database calls are not what this test is about.
 
 **Stateful chains follow the document's OpenAPI links**: a created resource's ``id`` leads to
@@ -246,10 +246,10 @@ def _seed(settings: Settings, token: str) -> Seed:
 def _config() -> SchemathesisConfig:
     """Every phase and generation mode, bounded; exactly the checks in ``CHECKS``.
 
-    ``positive_data_acceptance`` (schema-valid input must get a 2xx) is off because the document
-    cannot say all the API validates — CPF/CNPJ check digits, cursors it handed out, an
-    ``If-Match`` that must equal the current ETag, a ``cliente_id`` that must exist, workflow
-    transitions — so input that merely looks valid is rightly refused with 409/412/422 there.
+    ``positive_data_acceptance`` holds the document to its word: schema-valid input is never
+    refused as malformed (400/413/415/422). What a schema cannot say is answered as state — a
+    ``cliente_id`` naming nothing or a forbidden move is a 409, a stale ``If-Match`` a 412 — or
+    named as a format the generator is taught (a CPF/CNPJ's check digits).
     """
     checks: dict[str, Any] = {"enabled": False}
     checks.update({name: {"enabled": True} for name in CHECKS})

@@ -16,6 +16,7 @@ import stat
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,8 +24,10 @@ from pathlib import Path
 import pytest
 
 from api.cli import main
+from tests.conftest import require_postgres
 from tests.integration.test_cluster import running_cluster
 from tests.integration.test_up_observability import RECEIVERS
+from tests.support import throwaway_postgres
 
 PERMISSIVE = 0o000
 WARNING_ADVICE = "chmod -R go-rwx"
@@ -56,10 +59,13 @@ def open_to_others(root: Path, *, besides: tuple[str, ...] = ()) -> list[str]:
     return found
 
 
-def fichas(data_dir: Path, *argv: str) -> str:
-    """Run ``fichas ARGV`` on ``data_dir`` with umask 000; its output."""
+def fichas(data_dir: Path, *argv: str, database_url: str | None = None) -> str:
+    """Run ``fichas ARGV`` on ``data_dir`` (and SQLite there, unless ``database_url``) with
+    umask 000; its output."""
     env = {**os.environ, "FICHAS_DATA_DIR": str(data_dir), "FICHAS_LOG_LEVEL": "warning"}
     env.pop("FICHAS_DATABASE_URL", None)
+    if database_url is not None:
+        env["FICHAS_DATABASE_URL"] = database_url
     done = subprocess.run(
         [sys.executable, "-m", "api.cli", *argv],
         env=env,
@@ -93,6 +99,16 @@ def test_cli_commands_create_a_private_data_dir_whatever_the_umask(tmp_path: Pat
     created = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")}
     assert {"data/fichas.db", "data/backups/.lock", "scratch/restored.db"} <= created
     assert any(name.endswith(".sqlite.zst") for name in created)
+
+
+def test_a_postgresql_backup_is_private_whatever_the_umask(tmp_path: Path) -> None:
+    """pg_dump writes the archive itself: it inherits the umask."""
+    require_postgres()
+    with throwaway_postgres(f"fichas_files_{uuid.uuid4().hex[:8]}") as url:
+        fichas(tmp_path / "data", "migrate", database_url=url)
+        fichas(tmp_path / "data", "backup", "run", database_url=url)
+    assert list((tmp_path / "data" / "backups").glob("*.pgdump"))
+    assert open_to_others(tmp_path) == []
 
 
 def test_main_called_in_process_leaves_the_callers_umask_alone(

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from api.cli import main
+from api.cli import main, private_files
+from api.settings import Settings
 from tests.conftest import require_postgres
 from tests.integration.test_cluster import running_cluster
 from tests.integration.test_up_observability import RECEIVERS
@@ -192,3 +193,25 @@ def test_up_warns_once_about_files_open_to_others_and_starts(tmp_path: Path) -> 
     with running_cluster(data_dir, "--instances", "1"):
         pass
     assert WARNING_ADVICE not in (data_dir / "up.log").read_text()
+
+
+def test_the_warning_covers_backups_kept_elsewhere_and_counts_what_it_does_not_name(
+    tmp_path: Path,
+) -> None:
+    data_dir, backup_dir = tmp_path / "data", tmp_path / "elsewhere"
+    for directory in (data_dir, backup_dir):
+        directory.mkdir(mode=0o700)
+    (data_dir / "fichas.db").touch(mode=0o600)
+    (data_dir / "backups").symlink_to(backup_dir)  # a link's own mode (0777) means nothing
+    for n in range(7):
+        (backup_dir / f"{n}.json").touch(mode=0o644)
+    settings = Settings(data_dir=data_dir, backup_dir=backup_dir)
+    line = private_files.warning(settings)
+    assert line is not None
+    assert f"{backup_dir.resolve() / '0.json'} (0644)" in line
+    assert "and 2 more" in line
+    assert line.endswith(f"{WARNING_ADVICE} {backup_dir.resolve()}")  # only what needs it
+    assert f"{data_dir.resolve()} " not in line
+    for n in range(7):
+        (backup_dir / f"{n}.json").chmod(0o600)
+    assert private_files.warning(settings) is None

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from api import __version__
 from api.cli import backup, demo_data, keys, loadtest, migrate, restore, serve, status, up
+from api.cli.private_files import owner_only
 from api.db.engine import StorageError
 from api.settings import SettingsError
 
@@ -28,10 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        result: int = args.run(args)
-    except (SettingsError, StorageError) as exc:
-        print(f"fichas: {exc}", file=sys.stderr)
-        return 2
-    return result
+    # Whatever the umask of whoever runs it, what fichas and the processes it starts create is
+    # the owner's alone: one umask here serves every file (see api/cli/private_files.py).
+    with owner_only():
+        args = build_parser().parse_args(argv)
+        try:
+            result: int = args.run(args)
+        except (SettingsError, StorageError) as exc:
+            print(f"fichas: {exc}", file=sys.stderr)
+            return 2
+        return result

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from api.cli import private_files
 from api.cli.migrate import apply_migrations
 from api.cli.serve import announce_admin_key, event_loop_runner
 from api.settings import load_settings
@@ -63,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     settings = load_settings()
     configure_logging(settings.log_level, "supervisor")
+    if (open_files := private_files.warning(settings)) is not None:
+        print(open_files, file=sys.stderr, flush=True)  # once, before anything is created
     print(apply_migrations(settings), flush=True)
     announce_admin_key(settings)
     watching = None

@@ -216,13 +216,19 @@ class Attacker:
             if self._stopping.is_set():
                 break
             await slots.acquire()
-            task = asyncio.create_task(self._one(attack))
+            task = asyncio.create_task(self._one(attack, slots))
             tasks.add(task)
-            task.add_done_callback(lambda done: (tasks.discard(done), slots.release()))
+            task.add_done_callback(tasks.discard)
             await asyncio.sleep(1 / self.rate)
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _one(self, attack: Send) -> None:
+    async def _one(self, attack: Send, slots: asyncio.Semaphore) -> None:
+        try:
+            await self._attack(attack)
+        finally:
+            slots.release()
+
+    async def _attack(self, attack: Send) -> None:
         try:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(self.host, self.port, local_addr=(SOURCE, 0)), TIMEOUT

@@ -1,4 +1,4 @@
-"""The load tests behind ``fichas loadtest``: ``pcs``, ``chaos`` and ``capacity``.
+"""The load tests behind ``fichas loadtest``: ``pcs``, ``chaos``, ``hostile`` and ``capacity``.
 
 Each runs the PC script (``scripts/pcs.js``) with k6 against a target — a cluster of its own on
 free ports unless a URL is given — with a temporary API key, then prints the table and leaves
@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from loadtest import k6, report
+from loadtest.attacker import Attacker, Tally
 from loadtest.target import Target, own_cluster, redis_server, temporary_keys
 
-SCENARIOS = ("pcs", "chaos", "capacity")
+SCENARIOS = ("pcs", "chaos", "hostile", "capacity")
 DEFAULT_STEPS = (15, 25, 50, 100, 200, 400, 800, 1000, 1200, 1600, 2000)
 CHAOS_VICTIM = "api-1"
 
@@ -75,14 +76,34 @@ def _target(plan: Plan) -> Iterator[Target]:
 def _steady(plan: Plan, target: Target, tokens: list[str]) -> int:
     """``pcs``: the load for the whole duration; ``chaos``: the same, with an instance
     killed (``kill -9``) halfway — or, with a Redis, an instance killed at a quarter, Redis
-    killed at half and started again at three quarters."""
+    killed at half and started again at three quarters; ``hostile``: the same, with an
+    attacker beside the PCs the whole time (loadtest/attacker.py)."""
     load = k6.Load(target.url, tokens, plan.pcs, plan.seconds, plan.think)
     events: list[tuple[float, str]] = []
+    attacker = Attacker(target.url) if plan.scenario == "hostile" else None
     with k6.running(load, plan.slo, plan.results, k6.Progress(plan.scenario)) as finish:
         if plan.scenario == "chaos":
             _break(target, plan.seconds, events)
-        result = finish()
-    return _conclude(plan, result, events)
+        if attacker is not None:
+            attacker.start()
+        try:
+            result = finish()
+        finally:
+            tally = attacker.stop() if attacker is not None else None
+    verdict = _conclude(plan, result, events)
+    return verdict if tally is None else max(verdict, _judge_attacks(tally))
+
+
+def _judge_attacks(tally: Tally) -> int:
+    """What the attacker got back, per attack; 1 if anything it sent was answered 5xx."""
+    print(f"attacker: {tally.sent:,} requests")
+    for attack, statuses in sorted(tally.answers.items()):
+        answers = ", ".join(f"{status} ×{count}" for status, count in statuses.most_common())
+        print(f"  {attack:<20} {answers}")
+    if errors := tally.server_errors():
+        print(f"SERVER ERRORS for the attacker: {errors}")
+        return 1
+    return 0
 
 
 def _break(target: Target, seconds: float, events: list[tuple[float, str]]) -> None:

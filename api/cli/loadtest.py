@@ -1,5 +1,6 @@
 """``fichas loadtest``: the PC workload with k6 — steady (``pcs``), with an instance killed
-(``chaos``), or stepped until the SLO breaks (``capacity``). See loadtest/scenarios.py."""
+(``chaos``), with an attacker beside the PCs (``hostile``), or stepped until the SLO breaks
+(``capacity``). See loadtest/scenarios.py."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Virtual shop-floor PCs run operators' sessions against the API; prints a "
         "table per endpoint, writes summary.json and chart.png, exits 1 if the SLO is missed.",
     )
-    parser.add_argument("--scenario", choices=("pcs", "chaos", "capacity"), default="pcs")
+    parser.add_argument(
+        "--scenario", choices=("pcs", "chaos", "hostile", "capacity"), default="pcs"
+    )
     parser.add_argument("--pcs", type=int, default=25, help="virtual PCs (default 25)")
     parser.add_argument(
         "--duration", help="run length (default 60s; capacity: per step, default 30s)"
@@ -41,7 +44,7 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="own cluster: with a redis-server of its own (chaos then kills and restarts it)",
     )
     parser.add_argument(
-        "--slo-success", type=float, help="%% answered right (default 99.9; chaos 100)"
+        "--slo-success", type=float, help="%% answered right (default 99.9; chaos, hostile 100)"
     )
     parser.add_argument("--slo-p95", default="100ms", help="p95 latency bound (default 100ms)")
     parser.add_argument("--slo-p99", default="250ms", help="p99 latency bound (default 250ms)")
@@ -64,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
             seconds=k6.seconds(args.duration or ("30s" if args.scenario == "capacity" else "60s")),
             think=k6.seconds(args.think),
             slo=k6.Slo(
-                success=args.slo_success or (100.0 if args.scenario == "chaos" else 99.9),
+                success=args.slo_success
+                or (100.0 if args.scenario in ("chaos", "hostile") else 99.9),
                 p95_ms=k6.seconds(args.slo_p95) * 1000,
                 p99_ms=k6.seconds(args.slo_p99) * 1000,
             ),

@@ -69,7 +69,7 @@ class Revocations:
         sent = time.monotonic()
         await self._announce()  # one that failed before: the others must hear of it
         found = await self.store.mget(KEY)
-        if found is None or self._unannounced:
+        if found is None:
             # Deaf for now: what was verified before cannot be trusted, even once Redis is back
             # (a revocation announced meanwhile may never show as a change).
             self._generation += 1

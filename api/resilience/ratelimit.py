@@ -177,13 +177,15 @@ class RateLimiter:
         budget it is, as the client knows it ("API key 'pc-1'", "address 10.0.0.7")."""
         self.metrics.rate_limited.labels(route).inc()
         window = verdict.limit.get_expiry()
-        what = "failed authentications" if route_class == AUTH_FAILURES else "requests"
+        what = (
+            "failed authentications" if route_class == AUTH_FAILURES else f"{route_class} requests"
+        )
         where = "across every instance" if verdict.shared else "by this instance alone"
         return Problem(
             429,
             "rate-limited",
             "Too many requests",
-            f"at most {verdict.limit.amount} {route_class} {what} per {window} s per {per}, "
+            f"at most {verdict.limit.amount} {what} per {window} s per {per}, "
             f"counted {where}; try again in {verdict.reset_in} s",
             headers={
                 "RateLimit-Policy": f'"{route_class}";q={verdict.limit.amount};w={window}',

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from api.auth.guard import Authenticator
+from api.auth.revocations import Revocations
 from api.cache.responses import ResponseCache
 from api.cache.store import RedisStore, redis_breaker, redis_pool
 from api.db.engine import build_engine, threads, write_lock
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> Starlette:
         )
         store, redis = RedisStore(pool, breaker, metrics), (pool, breaker)
     limits = RateLimiter(settings.rate_limits, metrics, redis)
+    revocations = Revocations(store)
     tracing = tracer_provider(settings.instance)
     spans = None
     if tracing is not None:
@@ -87,7 +89,8 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         ensure_current(engine)
         try:
-            yield
+            async with revocations.watching():
+                yield
         finally:
             if pool is not None:
                 await pool.aclose()
@@ -125,7 +128,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.services = Services(
         settings=settings,
         db=db,
-        auth=Authenticator(db, settings.auth_cache_seconds),
+        auth=Authenticator(db, settings.auth_cache_seconds, revocations, limits),
         zone=ZoneInfo(settings.timezone),
         metrics=metrics,
         cache=ResponseCache(store, settings.cache_ttl_seconds, metrics),

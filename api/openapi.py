@@ -25,6 +25,7 @@ _STATUS_TEXT = {
     413: "Request body larger than the limit",
     415: "Body is not application/json",
     422: "Validation failed; `errors` lists each field",
+    429: "Over a rate limit; retry after `Retry-After` seconds",
     500: "Unexpected server error; quote `request_id`",
     503: "Temporarily unavailable; retry after `Retry-After` seconds",
 }
@@ -112,9 +113,9 @@ def _links(op: Operation, operations: list[Operation]) -> dict[str, Any]:
 
 
 def _error_statuses(op: Operation) -> list[int]:
-    statuses = set(op.errors) | {500}
+    statuses = set(op.errors) | {429, 500}  # every operation is rate-limited
     if op.scope is not None:
-        statuses |= {401, 403}
+        statuses |= {400, 401, 403}  # 400: two Authorization headers
     if "{" in op.path:
         statuses.add(404)
     if op.query is not None or op.body is not None:

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     rate_limit_read: str = Field("12000/minute", description="Per API key: reads.")
     rate_limit_write: str = Field("6000/minute", description="Per API key: writes.")
     rate_limit_admin: str = Field("600/minute", description="Per API key: /chaves.")
+    rate_limit_auth_failures: str = Field(
+        "20/minute",
+        description="Per client address: requests refused 401; beyond, 429 without a lookup.",
+    )
     max_in_flight: int = Field(
         256, ge=1, le=100_000, description="Requests an instance answers at once; beyond: 503."
     )
@@ -152,7 +156,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "rate_limit_root", "rate_limit_health", "rate_limit_read", "rate_limit_write",
-        "rate_limit_admin",
+        "rate_limit_admin", "rate_limit_auth_failures",
     )  # fmt: skip
     @classmethod
     def _rate(cls, value: str) -> str:
@@ -170,6 +174,7 @@ class Settings(BaseSettings):
             "read": self.rate_limit_read,
             "write": self.rate_limit_write,
             "admin": self.rate_limit_admin,
+            "auth-failures": self.rate_limit_auth_failures,
         }
 
     @field_validator("timezone")

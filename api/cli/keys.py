@@ -9,6 +9,7 @@ from typing import TypeVar
 from sqlalchemy.engine import Connection
 
 from api.auth.keys import SCOPES, issue
+from api.auth.revocations import announce
 from api.data import chaves
 from api.db.engine import WRITE, build_engine
 from api.db.migrate import ensure_current
@@ -86,4 +87,8 @@ def _revoke(args: argparse.Namespace) -> int:
         print(f"fichas: {exc}")
         return 1
     print(f"revoked key {name}")
+    failure = announce(load_settings().redis_url)
+    if failure is not None:
+        print(f"fichas: could not tell the instances through Redis ({failure}): the key may")
+        print("still work on them for up to FICHAS_AUTH_CACHE_SECONDS")
     return 0

@@ -1,6 +1,8 @@
 """Rate limits per API key (else per client address), per class of route, with the ``limits``
 library: counters shared by every instance through Redis, kept in this instance's memory while
-Redis is unavailable (counted as a fallback), and in memory only when no Redis is configured.
+Redis is unavailable (counted as a fallback), and in memory only when no Redis is configured —
+then each instance counts alone, and a client whose requests the proxy spreads over N instances
+may make up to N times the limit (a 429 says which way it was counted).
 
 Fixed windows rather than sliding ones: the limits sit far above what an honest PC does, and are
 there to stop a runaway script, not to shape traffic precisely. In the same spirit, an instance
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
@@ -27,6 +30,7 @@ from api.resilience.breaker import Breaker, CircuitOpen
 from observability.metrics import Metrics
 
 LEASE, LEASE_FROM, LEASE_SECONDS = 10, 1000, 1.0
+AUTH_FAILURES = "auth-failures"  # per client address: requests refused 401 (api/auth/guard.py)
 
 
 class InstanceMemory(Storage):
@@ -85,6 +89,10 @@ class Verdict:
     limit: RateLimitItem
     remaining: int
     reset_in: int  # seconds until the window ends
+    shared: bool  # counted in Redis for every instance, not in this instance's memory
+
+
+Counting = Callable[[FixedWindowRateLimiter, bool], Awaitable[Verdict]]
 
 
 class RateLimiter:
@@ -118,21 +126,41 @@ class RateLimiter:
         self._leases: dict[tuple[str, str], tuple[float, int]] = {}
 
     async def check(self, route_class: str, who: str) -> Verdict:
+        """Count one request of ``who``'s; whether it was within the limit."""
         limit = self.limits[route_class]
+        if self.shared is not None and self._from_lease(route_class, who):
+            return Verdict(True, limit, 0, 0, shared=True)
+
+        async def hit(limiter: FixedWindowRateLimiter, shared: bool) -> Verdict:
+            leasing = shared and limit.amount >= LEASE_FROM
+            if leasing and await limiter.hit(limit, route_class, who, cost=LEASE):
+                self._leases[(route_class, who)] = (time.monotonic(), LEASE - 1)
+                return Verdict(True, limit, 0, 0, shared=True)
+            # No lease (a small limit, or too little left for one): one by one.
+            return await _verdict(limiter, shared, limit, route_class, who, count=True)
+
+        return await self._counting(hit)
+
+    async def test(self, route_class: str, who: str) -> Verdict:
+        """Whether one more of ``who``'s would be within the limit, counting nothing (for a
+        limit on failures, counted only once they have failed)."""
+        limit = self.limits[route_class]
+
+        async def peek(limiter: FixedWindowRateLimiter, shared: bool) -> Verdict:
+            return await _verdict(limiter, shared, limit, route_class, who, count=False)
+
+        return await self._counting(peek)
+
+    async def _counting(self, counting: Counting) -> Verdict:
+        """``counting`` done in Redis when there is one that answers, else in memory."""
         if self.shared is not None:
-            if self._from_lease(route_class, who):
-                return Verdict(True, limit, 0, 0)
             shared, breaker = self.shared
             try:
                 with breaker.guard():
-                    if limit.amount >= LEASE_FROM and await shared.hit(limit, who, cost=LEASE):
-                        self._leases[(route_class, who)] = (time.monotonic(), LEASE - 1)
-                        return Verdict(True, limit, 0, 0)
-                    # No lease (a small limit, or too little left for one): one by one.
-                    return await self._verdict(shared, limit, who)
+                    return await counting(shared, True)
             except (CircuitOpen, RedisError, OSError, TimeoutError):
                 self.metrics.rate_limit_fallbacks.inc()
-        return await self._verdict(self.local, limit, who)
+        return await counting(self.local, False)
 
     def _from_lease(self, route_class: str, who: str) -> bool:
         """Count the request against a lease still running; whether there was one."""
@@ -144,28 +172,43 @@ class RateLimiter:
         self._leases.pop(key, None)
         return False
 
-    async def _verdict(
-        self, limiter: FixedWindowRateLimiter, limit: RateLimitItem, who: str
-    ) -> Verdict:
-        if await limiter.hit(limit, who):
-            return Verdict(True, limit, 0, 0)  # the figures only matter to a refusal
-        stats = await limiter.get_window_stats(limit, who)
-        reset_in = max(1, math.ceil(stats.reset_time - time.time()))
-        return Verdict(False, limit, stats.remaining, reset_in)
-
-    def refuse(self, route_class: str, verdict: Verdict, route: str) -> Problem:
-        """The 429, with the IETF draft's RateLimit-Policy and RateLimit fields."""
+    def refuse(self, route_class: str, verdict: Verdict, route: str, per: str) -> Problem:
+        """The 429, with the IETF draft's RateLimit-Policy and RateLimit fields. ``per``: whose
+        budget it is, as the client knows it ("API key 'pc-1'", "address 10.0.0.7")."""
         self.metrics.rate_limited.labels(route).inc()
         window = verdict.limit.get_expiry()
+        what = (
+            "failed authentications" if route_class == AUTH_FAILURES else f"{route_class} requests"
+        )
+        where = "across every instance" if verdict.shared else "by this instance alone"
         return Problem(
             429,
             "rate-limited",
             "Too many requests",
-            f"at most {verdict.limit.amount} {route_class} requests per {window} s for one "
-            f"key; try again in {verdict.reset_in} s",
+            f"at most {verdict.limit.amount} {what} per {window} s per {per}, "
+            f"counted {where}; try again in {verdict.reset_in} s",
             headers={
                 "RateLimit-Policy": f'"{route_class}";q={verdict.limit.amount};w={window}',
                 "RateLimit": f'"{route_class}";r={verdict.remaining};t={verdict.reset_in}',
                 "Retry-After": str(verdict.reset_in),
             },
         )
+
+
+async def _verdict(
+    limiter: FixedWindowRateLimiter,
+    shared: bool,
+    limit: RateLimitItem,
+    route_class: str,
+    who: str,
+    *,
+    count: bool,
+) -> Verdict:
+    # The route class is part of the counter's identity: without it, two classes given the same
+    # limit (say read and write both 600/minute) would share one counter.
+    allowed = await (limiter.hit if count else limiter.test)(limit, route_class, who)
+    if allowed:
+        return Verdict(True, limit, 0, 0, shared)  # the figures only matter to a refusal
+    stats = await limiter.get_window_stats(limit, route_class, who)
+    reset_in = max(1, math.ceil(stats.reset_time - time.time()))
+    return Verdict(False, limit, stats.remaining, reset_in, shared)

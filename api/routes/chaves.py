@@ -56,6 +56,7 @@ async def create_chave(call: Call) -> Response:
 
 async def revoke_chave(call: Call) -> Response:
     row = await call.db.write(chaves.revoke, call.path_id())
+    await call.services.auth.revoked()  # committed: stop trusting it here, and tell the others
     return json_response(call.request, _encode_one(view(row)))
 
 

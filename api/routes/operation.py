@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from api.auth.guard import client_address
 from api.http.context import ANONYMOUS, Call, Services
 
 Handler = Callable[[Call], Awaitable[Response]]
@@ -55,13 +56,14 @@ class Operation:
         services: Services = request.app.state.services
         principal = ANONYMOUS
         if self.scope is not None:
-            principal = await services.auth.principal(request, self.scope)
+            principal = await services.auth.principal(request, self.scope, self.path)
             request.scope["fichas.key"] = principal.nome  # for the access log
-        address = request.client.host if request.client else "unknown"
+        address = client_address(request)
         who = f"key:{principal.id}" if self.scope else f"ip:{address}"
         verdict = await services.limits.check(self.rate_class, who)
         if not verdict.allowed:
-            raise services.limits.refuse(self.rate_class, verdict, self.path)
+            per = f"API key {principal.nome!r}" if self.scope else f"address {address}"
+            raise services.limits.refuse(self.rate_class, verdict, self.path, per)
         call = Call(request, principal, services)
         if self.cached and request.method == "GET":
             return await services.cache.serve(call, self.cached, self.handler)

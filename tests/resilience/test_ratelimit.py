@@ -101,6 +101,15 @@ def test_in_memory_a_hit_is_a_lookup_and_ended_windows_are_swept(
     assert asyncio.run(scenario()) == (0, 1)
 
 
+def test_route_classes_with_equal_limits_count_apart() -> None:
+    limiter = RateLimiter({"read": "2/minute", "write": "2/minute"}, build_metrics("test"))
+
+    async def scenario() -> list[bool]:
+        return [(await limiter.check(c, "key:1")).allowed for c in ("read",) * 3 + ("write",)]
+
+    assert asyncio.run(scenario()) == [True, True, False, True]
+
+
 class _Clock:
     """Stands in for the ``time`` module in ratelimit: wall time from a list the test moves."""
 

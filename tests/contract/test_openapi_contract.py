@@ -17,8 +17,8 @@ does not describe), ``negative_data_rejection`` (schema-invalid input gets a 4xx
 ``positive_data_acceptance`` (schema-valid input is never refused as malformed; see ``_config``),
 ``missing_required_header``, ``unsupported_method``, ``allow_header_conformance``, ``ignored_auth``
 (calls without a valid key are refused), and the stateful ``use_after_free`` and
-``ensure_resource_availability``. Hypothesis' ``deadline`` is off (schemathesis' default) and health checks are
-suppressed: slow database calls are not what this test is about.
+``ensure_resource_availability``. Hypothesis' ``deadline`` is off (schemathesis' default) and
+health checks are suppressed: slow database calls are not what this test is about.
 
 **Stateful chains follow the document's OpenAPI links**: a created resource's ``id`` leads to
 its other operations, and a read's ``ETag`` leads, as ``If-Match``, to its guarded changes

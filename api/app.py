@@ -122,6 +122,10 @@ def create_app(settings: Settings) -> Starlette:
         },
         lifespan=lifespan,
     )
+    # Starlette answers /clientes/ with a redirect to http://<Host header>/clientes: an absolute
+    # URL built from what the client claims (an open redirect, and a cache-poisoning lever).
+    # No client of this API needs the slash forgiven; it is a 404 like any unknown path.
+    app.router.redirect_slashes = False
     app.state.services = Services(
         settings=settings,
         db=db,

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from api.http import paths  # noqa: F401  (registers the ``id`` convertor the paths name)
 from api.http.context import ANONYMOUS, Call, Services
 
 Handler = Callable[[Call], Awaitable[Response]]

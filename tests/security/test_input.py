@@ -1,0 +1,183 @@
+"""Hostile and careless input (issue 17, points 1, 7 and 9 on the app's side).
+
+No request a client can make reaches an unhandled exception (each 500 would also get the instance
+ejected by the proxy's passive health check); ambiguous requests are refused instead of being
+read one way or another; and the ficha page is locked down against injected content. Every test
+runs on SQLite and on PostgreSQL (the ``api`` fixtures).
+"""
+
+from __future__ import annotations
+
+import base64
+
+import httpx2
+import pytest
+from starlette.testclient import TestClient
+
+from tests.support import assert_problem, new_cliente, new_pedido
+
+# Every route with an id in its path, with a body it would accept.
+ID_ROUTES = [
+    ("GET", "/clientes/{}", None),
+    ("PATCH", "/clientes/{}", {"nome": "Ana"}),
+    ("DELETE", "/clientes/{}", None),
+    ("GET", "/producoes/tipos/{}", None),
+    ("PATCH", "/producoes/tipos/{}", {"nome": "Bordado"}),
+    ("GET", "/pedidos/{}", None),
+    ("PATCH", "/pedidos/{}", {"quantidade": 2}),
+    ("POST", "/pedidos/{}/status", {"status": "cancelado"}),
+    ("GET", "/pedidos/{}/eventos", None),
+    ("GET", "/pedidos/{}/ficha", None),
+    ("DELETE", "/chaves/{}", None),
+]
+
+
+# --- point 1: ids that cannot exist -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "template", "body"), ID_ROUTES)
+@pytest.mark.parametrize(
+    "ident",
+    [
+        "9" * 4301,  # past Python's 4,300-digit limit on int(): was an unhandled ValueError
+        "9" * 11,  # longer than any 32-bit id
+        "2147483648",  # MAX_ID + 1: fits the pattern, no row can have it
+        "0",
+        "12a",
+        "-1",
+        "%D9%A1",  # ARABIC-INDIC DIGIT ONE: a digit to str.isdigit, not an id
+    ],
+)
+def test_an_id_that_cannot_exist_is_404_before_any_conversion(
+    admin: TestClient, method: str, template: str, body: object, ident: str
+) -> None:
+    response = admin.request(method, template.format(ident), json=body)
+    assert_problem(response, 404, "not-found")
+
+
+def test_the_contract_still_shows_bounded_integer_ids(api: TestClient) -> None:
+    document = api.get("/openapi.json").json()
+    operation = document["paths"]["/clientes/{id}"]["get"]
+    (param,) = [p for p in operation["parameters"] if p["in"] == "path"]
+    assert param["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+
+
+# --- point 1: no redirect built from the Host header --------------------------------------------
+
+
+def test_a_trailing_slash_is_404_not_a_redirect_to_the_host_sent(api: TestClient) -> None:
+    response = api.get("/clientes/", headers={"Host": "evil.example"}, follow_redirects=False)
+    assert_problem(response, 404, "not-found")
+    assert "location" not in response.headers
+
+
+# --- point 1: odd input answers 4xx, never 500 --------------------------------------------------
+
+
+def _json(client: TestClient, method: str, path: str, raw: str | bytes) -> httpx2.Response:
+    return client.request(method, path, content=raw, headers={"Content-Type": "application/json"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "slug"),
+    [
+        ('{"nome": "\\ud800"}', 400, "malformed-json"),  # a lone surrogate: no database stores it
+        ('{"nome": "ok", "observacoes": "a\\udc00b"}', 400, "malformed-json"),
+        ('{"nome": "\\u0000"}', 422, "validation"),  # NUL: PostgreSQL cannot store it
+        ('{"nome": ' + "[" * 10_000 + "]" * 10_000 + "}", 400, "malformed-json"),
+        ("[" * 100_000, 400, "malformed-json"),
+        ('{"nome": NaN}', 422, "validation"),
+        ('{"nome": "ok", "uf": Infinity}', 422, "validation"),
+        ('{"nome": 1' + "0" * 5000 + "}", 400, "malformed-json"),  # past int()'s digit limit
+        ('{"nome": 18446744073709551617}', 422, "validation"),  # 2**64 + 1
+        (b"\xff\xfe{}", 400, "malformed-json"),
+        ("null", 422, "validation"),
+    ],
+)
+def test_odd_json_bodies_are_4xx(api: TestClient, raw: str | bytes, status: int, slug: str) -> None:
+    assert_problem(_json(api, "POST", "/clientes", raw), status, slug)
+
+
+@pytest.mark.parametrize(
+    ("field", "raw"),
+    [
+        ("cliente_id", "18446744073709551617"),
+        ("quantidade", "1" + "0" * 40),
+        ("quantidade", "1e400"),
+        ("valor_unitario", "-9223372036854775809"),
+        ("descricao", '"\\ud83d"'),
+        ("prazo", '"99999-01-01"'),
+        ("prazo", '"0000-01-01"'),
+    ],
+)
+def test_odd_pedido_values_are_4xx(api: TestClient, field: str, raw: str) -> None:
+    pedido = new_pedido(api)
+    values = {
+        "cliente_id": str(pedido["cliente_id"]),
+        "tipo_id": str(pedido["tipo_id"]),
+        "descricao": '"x"',
+        "quantidade": "1",
+        "valor_unitario": "1",
+        field: raw,
+    }
+    body = "{" + ", ".join(f'"{k}": {v}' for k, v in values.items()) + "}"
+    response = _json(api, "POST", "/pedidos", body)
+    assert response.status_code in (400, 422), response.text
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=" + "9" * 5000,
+        "q=%ff%fe",  # not UTF-8: read with replacement characters, found nowhere
+        "q=a%00b",
+        "cidade=%00",
+        "cursor=%ff%00",
+        "cursor=" + base64.urlsafe_b64encode("id:²".encode()).decode(),  # a digit to isdigit()
+        "cursor=" + base64.urlsafe_b64encode(("id:" + "9" * 5000).encode()).decode(),
+        "cursor=" + "A" * 10_000,
+    ],
+)
+def test_odd_query_strings_on_clientes_are_not_5xx(api: TestClient, query: str) -> None:
+    response = api.get(f"/clientes?{query}")
+    assert response.status_code in (200, 422), response.text
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "prazo_de=99999-01-01",
+        "prazo_de=0001-01-01&prazo_ate=9999-12-31",
+        "prazo_ate=%00",
+        "prazo_de=2024-02-30",
+        "cliente_id=" + "9" * 5000,
+        "tipo_id=-0",
+        "atrasado=%ff",
+        "status=%00",
+    ],
+)
+def test_odd_query_strings_on_pedidos_are_not_5xx(api: TestClient, query: str) -> None:
+    response = api.get(f"/pedidos?{query}")
+    assert response.status_code in (200, 422), response.text
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("Content-Type", b"application/json; charset=\xff"),
+        ("Content-Type", b"\xff" * 8000),
+        ("If-Match", b"\xff" * 8000),
+        ("If-None-Match", b'W/"\xff", *, ,,'),
+        ("X-Request-ID", b"\xff\x01" * 4000),
+        ("X-Forwarded-For", b"\xff, ::1%eth0, 1.2.3.4, [::1]"),
+        ("Authorization", b"Bearer \xff\x00"),
+        ("Authorization", b"\xff" * 8000),
+        ("Idempotency-Key", b"\xff\x00"),
+    ],
+)
+def test_odd_header_values_are_not_5xx(api: TestClient, name: str, value: bytes) -> None:
+    cliente = new_cliente(api)
+    for method, path in [("GET", f"/clientes/{cliente['id']}"), ("POST", "/clientes")]:
+        headers = {b"Content-Type": b"application/json", name.encode(): value}
+        response = api.request(method, path, content=b'{"nome": "x"}', headers=headers)
+        assert response.status_code < 500, response.text

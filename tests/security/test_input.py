@@ -86,6 +86,7 @@ def _json(client: TestClient, method: str, path: str, raw: str | bytes) -> httpx
         ('{"nome": "\\u0000"}', 422, "validation"),  # NUL: PostgreSQL cannot store it
         ('{"nome": ' + "[" * 10_000 + "]" * 10_000 + "}", 400, "malformed-json"),
         ("[" * 100_000, 400, "malformed-json"),
+        ('{"nome": ' + "[" * 200 + "]" * 200 + "}", 422, "validation"),  # as deep as is parsed
         ('{"nome": NaN}', 422, "validation"),
         ('{"nome": "ok", "uf": Infinity}', 422, "validation"),
         ('{"nome": 1' + "0" * 5000 + "}", 400, "malformed-json"),  # past int()'s digit limit
@@ -181,3 +182,82 @@ def test_odd_header_values_are_not_5xx(api: TestClient, name: str, value: bytes)
         headers = {b"Content-Type": b"application/json", name.encode(): value}
         response = api.request(method, path, content=b'{"nome": "x"}', headers=headers)
         assert response.status_code < 500, response.text
+
+
+# --- point 7: ambiguity is refused --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ('{"nome": "Ana", "nome": "Bia"}', "nome"),
+        ('{"nome": "Ana", "cidade": "Blumenau", "cidade": "Gaspar"}', "cidade"),
+        ('{"nome": "Ana", "nome": ""}', "nome"),  # the last is invalid: still ambiguous first
+    ],
+)
+def test_a_json_body_with_a_key_twice_is_400(api: TestClient, raw: str, key: str) -> None:
+    response = _json(api, "POST", "/clientes", raw)
+    body = assert_problem(response, 400, "duplicate-key")
+    assert repr(key) in body["detail"] or f'"{key}"' in body["detail"]
+    assert api.get("/clientes").json()["items"] == []  # nothing was created
+
+
+def test_a_key_twice_is_400_on_every_json_write(api: TestClient) -> None:
+    pedido = new_pedido(api)
+    path = f"/pedidos/{pedido['id']}"
+    patch = _json(api, "PATCH", path, '{"quantidade": 2, "quantidade": 3}')
+    assert_problem(patch, 400, "duplicate-key")
+    status = _json(api, "POST", f"{path}/status", '{"status": "cancelado", "status": "entregue"}')
+    assert_problem(status, 400, "duplicate-key")
+    assert api.get(path).json()["status"] == pedido["status"]
+
+
+def test_the_same_text_inside_values_is_not_a_duplicate(api: TestClient) -> None:
+    # Colons and key-like text inside strings must not be mistaken for keys.
+    raw = '{"nome": "nome: Ana", "observacoes": "\\"nome\\": \\"Bia\\", às 10:30"}'
+    response = _json(api, "POST", "/clientes", raw)
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "name"),
+    [
+        ("/clientes", "limit=1&limit=2", "limit"),
+        ("/clientes", "cidade=Blumenau&q=x&cidade=Gaspar", "cidade"),
+        ("/pedidos", "status=aberto&status=cancelado", "status"),
+        ("/producoes/tipos", "cursor=&cursor=", "cursor"),
+    ],
+)
+def test_a_query_parameter_given_twice_is_400_naming_it(
+    api: TestClient, path: str, query: str, name: str
+) -> None:
+    body = assert_problem(api.get(f"{path}?{query}"), 400, "repeated-parameter")
+    assert name in body["detail"]
+
+
+def test_unknown_query_parameters_may_repeat(api: TestClient) -> None:
+    # Cache-busters and the like are ignored, as every unknown parameter is.
+    assert api.get("/clientes?_=1&_=2&limit=5").status_code == 200
+
+
+def test_if_match_uses_the_strong_comparison(api: TestClient) -> None:
+    cliente = new_cliente(api)
+    path = f"/clientes/{cliente['id']}"
+    etag = api.get(path).headers["etag"]
+    weak = api.patch(path, json={"cidade": "Recife"}, headers={"If-Match": f"W/{etag}"})
+    assert_problem(weak, 412, "precondition-failed")
+    assert_problem(
+        api.delete(path, headers={"If-Match": f'"x", W/{etag}'}), 412, "precondition-failed"
+    )
+    listed = api.patch(path, json={"cidade": "Recife"}, headers={"If-Match": f'"x", {etag}'})
+    assert listed.status_code == 200
+    star = api.patch(path, json={"cidade": "Natal"}, headers={"If-Match": "*"})
+    assert star.status_code == 200
+
+
+def test_if_none_match_keeps_the_weak_comparison(api: TestClient) -> None:
+    path = f"/clientes/{new_cliente(api)['id']}"
+    etag = api.get(path).headers["etag"]
+    assert api.get(path, headers={"If-None-Match": f"W/{etag}"}).status_code == 304
+    assert api.get(path, headers={"If-None-Match": etag}).status_code == 304
+    assert api.get(path, headers={"If-None-Match": "*"}).status_code == 304

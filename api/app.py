@@ -99,7 +99,10 @@ def create_app(settings: Settings) -> Starlette:
         routes=[*build_routes(operations), Route("/metrics", serve_metrics, methods=["GET"])],
         middleware=[
             Middleware(ForwardedForMiddleware, trusted=settings.trusted_proxies),
-            Middleware(RequestIdMiddleware, instance=settings.instance),
+            Middleware(
+                RequestIdMiddleware,
+                instance=settings.instance if settings.debug_headers else None,
+            ),
             Middleware(
                 ObservedRequestsMiddleware,
                 metrics=metrics if settings.request_metrics else None,

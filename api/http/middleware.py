@@ -26,11 +26,15 @@ def _header(scope: Scope, name: bytes) -> str:
 
 class RequestIdMiddleware:
     """Tags each request with an id (the proxy's ``X-Request-ID`` if sane, else a new one),
-    echoed in the response and in every problem body, so a report can be found in the logs; and
-    says which instance answered (``X-Served-By``), so ops can follow a request through the
-    cluster."""
+    echoed in the response and in every problem body, so a report can be found in the logs.
 
-    def __init__(self, app: ASGIApp, instance: str) -> None:
+    Every answer also says ``X-Content-Type-Options: nosniff``, so that no browser reads a body
+    as another type than the one declared (one header, at no measurable cost). Which instance
+    answered (``X-Served-By``) is said only when ``instance`` is given: it helps follow a request
+    through the cluster while debugging, and otherwise tells an outsider what runs behind the
+    proxy (``FICHAS_DEBUG_HEADERS``)."""
+
+    def __init__(self, app: ASGIApp, instance: str | None) -> None:
         self.app = app
         self.instance = instance
 
@@ -46,7 +50,9 @@ class RequestIdMiddleware:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers["X-Request-ID"] = request_id
-                headers["X-Served-By"] = self.instance
+                headers["X-Content-Type-Options"] = "nosniff"
+                if self.instance is not None:
+                    headers["X-Served-By"] = self.instance
             await send(message)
 
         await self.app(scope, receive, send_with_id)

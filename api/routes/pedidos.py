@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy.engine import Connection
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
 from api.data import clientes, pedidos, tipos
 from api.data.common import Row
@@ -17,7 +17,7 @@ from api.http.body import read_json, read_query
 from api.http.context import Call
 from api.http.representation import Encoder, json_response
 from api.routes.common import guarded, page_response, page_window
-from api.routes.ficha import render_ficha
+from api.routes.ficha import ficha_page
 from api.routes.operation import Operation
 from api.schemas.common import Page, PageQuery
 from api.schemas.pedidos import (
@@ -109,8 +109,7 @@ async def get_ficha(call: Call) -> Response:
         )
 
     pedido, cliente, tipo, eventos = await call.db.read(gather)
-    html = render_ficha(view(pedido, call.services.today()), cliente, tipo, eventos)
-    return HTMLResponse(html)
+    return ficha_page(view(pedido, call.services.today()), cliente, tipo, eventos)
 
 
 TAG = "pedidos"

@@ -9,11 +9,15 @@ runs on SQLite and on PostgreSQL (the ``api`` fixtures).
 from __future__ import annotations
 
 import base64
+import hashlib
+import re
 
 import httpx2
 import pytest
 from starlette.testclient import TestClient
 
+from api.app import create_app
+from api.settings import Settings
 from tests.support import assert_problem, new_cliente, new_pedido
 
 # Every route with an id in its path, with a body it would accept.
@@ -261,3 +265,36 @@ def test_if_none_match_keeps_the_weak_comparison(api: TestClient) -> None:
     assert api.get(path, headers={"If-None-Match": f"W/{etag}"}).status_code == 304
     assert api.get(path, headers={"If-None-Match": etag}).status_code == 304
     assert api.get(path, headers={"If-None-Match": "*"}).status_code == 304
+
+
+# --- point 9: headers ---------------------------------------------------------------------------
+
+
+def test_the_ficha_may_use_nothing_but_its_own_style(api: TestClient) -> None:
+    pedido = new_pedido(api)
+    response = api.get(f"/pedidos/{pedido['id']}/ficha")
+    assert response.status_code == 200
+    policy = dict(
+        directive.strip().split(" ", 1)
+        for directive in response.headers["content-security-policy"].split(";")
+    )
+    assert policy["default-src"] == "'none'"
+    assert policy["frame-ancestors"] == "'none'"
+    (style,) = re.findall(r"<style>(.*?)</style>", response.text, flags=re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert policy["style-src"] == f"'sha256-{digest}'"  # exactly the block served, nothing else
+    assert "unsafe" not in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize("path", ["/health", "/clientes", "/nothing", "/openapi.json"])
+def test_every_answer_says_nosniff(api: TestClient, path: str) -> None:
+    assert api.get(path).headers["x-content-type-options"] == "nosniff"
+
+
+def test_no_instance_name_unless_debug_headers_asks(api: TestClient, settings: Settings) -> None:
+    assert "x-served-by" not in api.get("/health").headers
+    assert "x-served-by" not in api.get("/nothing").headers
+    debugging = settings.model_copy(update={"debug_headers": True, "instance": "api-7"})
+    with TestClient(create_app(debugging), raise_server_exceptions=False) as client:
+        assert client.get("/health").headers["x-served-by"] == "api-7"

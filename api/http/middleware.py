@@ -11,6 +11,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.http.paths import ascii_query
 from api.http.problems import Problem, problem_response
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -27,6 +28,7 @@ def _header(scope: Scope, name: bytes) -> str:
 class RequestIdMiddleware:
     """Tags each request with an id (the proxy's ``X-Request-ID`` if sane, else a new one),
     echoed in the response and in every problem body, so a report can be found in the logs.
+    Ahead of everything that reads the URL, it also makes the query string ASCII (``ascii_query``).
 
     Every answer also says ``X-Content-Type-Options: nosniff``, so that no browser reads a body
     as another type than the one declared (one header, at no measurable cost). Which instance
@@ -45,6 +47,7 @@ class RequestIdMiddleware:
         # Not uuid4: its urandom call measured 7 % of a cached read. Ids need be unique, not secret.
         request_id = incoming if _SAFE_ID.match(incoming) else f"{random.getrandbits(128):032x}"
         scope["fichas.request_id"] = request_id
+        scope["query_string"] = ascii_query(scope["query_string"])
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -102,7 +102,10 @@ def create_app(settings: Settings) -> Starlette:
         routes=[*build_routes(operations), Route("/metrics", serve_metrics, methods=["GET"])],
         middleware=[
             Middleware(ForwardedForMiddleware, trusted=settings.trusted_proxies),
-            Middleware(RequestIdMiddleware, instance=settings.instance),
+            Middleware(
+                RequestIdMiddleware,
+                instance=settings.instance if settings.debug_headers else None,
+            ),
             Middleware(
                 ObservedRequestsMiddleware,
                 metrics=metrics if settings.request_metrics else None,
@@ -125,6 +128,10 @@ def create_app(settings: Settings) -> Starlette:
         },
         lifespan=lifespan,
     )
+    # Starlette answers /clientes/ with a redirect to http://<Host header>/clientes: an absolute
+    # URL built from what the client claims (an open redirect, and a cache-poisoning lever).
+    # No client of this API needs the slash forgiven; it is a 404 like any unknown path.
+    app.router.redirect_slashes = False
     app.state.services = Services(
         settings=settings,
         db=db,

@@ -16,7 +16,8 @@ _REF = "#/components/schemas/{model}"
 
 # Problems every operation of a kind can answer, beyond the ones it declares.
 _STATUS_TEXT = {
-    400: "Malformed request (bad JSON, bad Idempotency-Key)",
+    400: "Malformed or ambiguous request (bad JSON, a JSON key or query parameter given twice, "
+    "bad Idempotency-Key)",
     401: "Missing, unknown or revoked API key",
     403: "The key lacks the scope this operation needs",
     404: "No such resource",
@@ -119,7 +120,7 @@ def _error_statuses(op: Operation) -> list[int]:
     if "{" in op.path:
         statuses.add(404)
     if op.query is not None or op.body is not None:
-        statuses.add(422)
+        statuses |= {400, 422}  # 400: a parameter or key given twice
     if op.body is not None:
         statuses |= {400, 413, 415}
     if op.conditional:

@@ -1,5 +1,5 @@
 """Every request observed once: counted and timed for the metrics — by method and route
-*template* (``/clientes/{id:int}``, never ``/clientes/7``), so the number of series stays
+*template* (``/clientes/{id:id}``, never ``/clientes/7``), so the number of series stays
 bounded whatever paths clients invent: those that match no route share one label — written to
 the access log (one JSON line, replacing Hypercorn's), and, when tracing is on, traced: a server
 span parented on the caller's ``traceparent``, whose trace id the log line and the latency

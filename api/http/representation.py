@@ -17,15 +17,19 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
 
 
-def _matches(header: str, etag: str) -> bool:
-    candidates = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+def _matches(header: str, etag: str, *, weak: bool) -> bool:
+    """Whether an If-Match (strong comparison, RFC 9110 §13.1.1: a ``W/`` tag never matches)
+    or If-None-Match (``weak``, §13.1.2) list names ``etag``, a strong tag; ``*`` names any."""
+    candidates = {tag.strip() for tag in header.split(",")}
+    if weak:
+        candidates = {tag.removeprefix("W/") for tag in candidates}
     return "*" in candidates or etag in candidates
 
 
 def require_match(if_match: str | None, current_body: Callable[[], bytes]) -> None:
     """Enforce If-Match against the current representation (called inside the write), which
     is only read and encoded when the client sent one: most writes carry none."""
-    if if_match is not None and not _matches(if_match, etag_of(current_body())):
+    if if_match is not None and not _matches(if_match, etag_of(current_body()), weak=False):
         raise PreconditionFailed(
             "the resource changed since you read it (If-Match does not match its ETag); "
             "read it again and retry"
@@ -48,6 +52,8 @@ def json_response(
     """A JSON response carrying an ETag; answers 304 to a GET whose If-None-Match matches."""
     etag = etag_of(body)
     all_headers = {"ETag": etag, **(headers or {})}
-    if request.method == "GET" and _matches(request.headers.get("if-none-match", ""), etag):
+    if request.method == "GET" and _matches(
+        request.headers.get("if-none-match", ""), etag, weak=True
+    ):
         return Response(status_code=304, headers=all_headers)
     return Response(body, status_code=status, media_type="application/json", headers=all_headers)

@@ -67,6 +67,6 @@ OPERATIONS = [
     Operation("POST", "/chaves", create_chave, "Create an API key (its token is shown once)",
               TAG, "admin", body=ChaveIn, response=ChaveCriada, status=201, errors=(409,),
               idempotent=True),
-    Operation("DELETE", "/chaves/{id:int}", revoke_chave, "Revoke an API key", TAG, "admin",
+    Operation("DELETE", "/chaves/{id:id}", revoke_chave, "Revoke an API key", TAG, "admin",
               response=Chave, errors=(409,)),
 ]  # fmt: skip

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from api.auth.guard import client_address
+from api.http import paths  # noqa: F401  (registers the ``id`` convertor the paths name)
 from api.http.context import ANONYMOUS, Call, Services
 
 Handler = Callable[[Call], Awaitable[Response]]

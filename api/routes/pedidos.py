@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy.engine import Connection
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
 from api.data import clientes, pedidos, tipos
 from api.data.common import Row
@@ -17,7 +17,7 @@ from api.http.body import read_json, read_query
 from api.http.context import Call
 from api.http.representation import Encoder, json_response
 from api.routes.common import guarded, page_response, page_window
-from api.routes.ficha import render_ficha
+from api.routes.ficha import ficha_page
 from api.routes.operation import Operation
 from api.schemas.common import Page, PageQuery
 from api.schemas.pedidos import (
@@ -109,8 +109,7 @@ async def get_ficha(call: Call) -> Response:
         )
 
     pedido, cliente, tipo, eventos = await call.db.read(gather)
-    html = render_ficha(view(pedido, call.services.today()), cliente, tipo, eventos)
-    return HTMLResponse(html)
+    return ficha_page(view(pedido, call.services.today()), cliente, tipo, eventos)
 
 
 TAG = "pedidos"
@@ -119,17 +118,17 @@ OPERATIONS = [
               query=PedidoQuery, response=Page[Pedido]),
     Operation("POST", "/pedidos", create_pedido, "Open a pedido", TAG, "write",
               body=PedidoIn, response=Pedido, status=201, errors=(409,), idempotent=True),
-    Operation("GET", "/pedidos/{id:int}", get_pedido, "Read a pedido", TAG, "read",
+    Operation("GET", "/pedidos/{id:id}", get_pedido, "Read a pedido", TAG, "read",
               response=Pedido),
-    Operation("PATCH", "/pedidos/{id:int}", update_pedido,
+    Operation("PATCH", "/pedidos/{id:id}", update_pedido,
               "Change a pedido that is not delivered or cancelled", TAG, "write",
               body=PedidoPatch, response=Pedido, errors=(409,), conditional=True),
-    Operation("POST", "/pedidos/{id:int}/status", change_status,
+    Operation("POST", "/pedidos/{id:id}/status", change_status,
               "Move a pedido along its workflow", TAG, "write",
               body=StatusIn, response=Pedido, errors=(409,), conditional=True, idempotent=True),
-    Operation("GET", "/pedidos/{id:int}/eventos", list_eventos,
+    Operation("GET", "/pedidos/{id:id}/eventos", list_eventos,
               "The pedido's history of status changes", TAG, "read",
               query=PageQuery, response=Page[Evento]),
-    Operation("GET", "/pedidos/{id:int}/ficha", get_ficha,
+    Operation("GET", "/pedidos/{id:id}/ficha", get_ficha,
               "The printable production card (HTML)", TAG, "read", media_type="text/html"),
 ]  # fmt: skip

@@ -74,8 +74,9 @@ def test_three_instances_are_ready_on_postgresql_and_redis(tmp_path: Path) -> No
             check=False,
         )
         assert migrated.returncode == 0, migrated.stderr
-        # Batches leave at once, not after 5 s: the test's own knob, not compose's.
-        quick = {"OTEL_BSP_SCHEDULE_DELAY": "100"}
+        # Batches leave at once, not after 5 s, and each answer names its instance (to check
+        # compose's FICHAS_INSTANCE): the test's own knobs, not compose's.
+        quick = {"OTEL_BSP_SCHEDULE_DELAY": "100", "FICHAS_DEBUG_HEADERS": "true"}
         urls = {
             name: stack.enter_context(
                 running_server({**environment(name), **quick}, tmp_path / f"{name}.log")

@@ -50,11 +50,19 @@ class Cluster:
 
 
 @contextmanager
-def running_cluster(data_dir: Path, *options: str) -> Iterator[Cluster]:
-    """``fichas up`` on a free loopback port until the block ends (SIGTERM, then SIGKILL)."""
+def running_cluster(
+    data_dir: Path, *options: str, debug_headers: bool = False
+) -> Iterator[Cluster]:
+    """``fichas up`` on a free loopback port until the block ends (SIGTERM, then SIGKILL).
+    ``debug_headers``: answers say which instance served them (``X-Served-By``)."""
     log_path = data_dir / "up.log"
     port = free_port()
-    env = {**os.environ, "FICHAS_DATA_DIR": str(data_dir), "FICHAS_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "FICHAS_DATA_DIR": str(data_dir),
+        "FICHAS_LOG_LEVEL": "warning",
+        "FICHAS_DEBUG_HEADERS": str(debug_headers).lower(),
+    }
     env.pop("FICHAS_DATABASE_URL", None)
     argv = [sys.executable, "-m", "api.cli", "up", "--listen", f"127.0.0.1:{port}", *options]
     with log_path.open("wb") as log:
@@ -75,7 +83,9 @@ def running_cluster(data_dir: Path, *options: str) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    with running_cluster(tmp_path_factory.mktemp("cluster"), "--instances", "3") as running:
+    # These tests tell the instances apart by X-Served-By, sent only when debugging.
+    data_dir = tmp_path_factory.mktemp("cluster")
+    with running_cluster(data_dir, "--instances", "3", debug_headers=True) as running:
         yield running
 
 

@@ -56,7 +56,7 @@ def test_one_trace_runs_from_the_proxy_through_the_api_to_the_database(
     [proxy] = [span for span in spans if span.service == "fichas-proxy"]
     assert proxy.parent_id == CALLER_SPAN  # the caller's trace, continued
     [request] = _children(spans, proxy)
-    assert (request.service, request.name) == ("fichas-api", "GET /clientes/{id:int}")
+    assert (request.service, request.name) == ("fichas-api", "GET /clientes/{id:id}")
     assert request.attributes["http.response.status_code"] == "200"
     below = {span.name for span in _children(spans, request)}
     assert "SELECT sqlite" in below, spans  # the API key's and the cliente's rows

@@ -39,7 +39,7 @@ def test_every_request_is_one_json_access_line(tmp_path: Path) -> None:
     assert line["instance"] == "api-7"
     assert (line["method"], line["route"], line["path"]) == (
         "GET",
-        "/clientes/{id:int}",
+        "/clientes/{id:id}",
         "/clientes/12345",
     )
     assert line["status"] == 404

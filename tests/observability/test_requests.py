@@ -25,7 +25,7 @@ def test_requests_are_counted_by_route_template(api: TestClient) -> None:
     api.get(f"/clientes/{cliente['id']}")
     api.get("/clientes/999999")
     text = api.get("/metrics").text
-    route = 'route="/clientes/{id:int}"'
+    route = 'route="/clientes/{id:id}"'
     assert f'fichas_http_requests_total{{method="GET",{route},status="200"}} 1.0' in text
     assert f'fichas_http_requests_total{{method="GET",{route},status="404"}} 1.0' in text
     assert 'fichas_http_requests_total{method="POST",route="/clientes",status="201"}' in text

@@ -50,7 +50,7 @@ def test_a_key_over_its_limit_gets_429_and_the_others_do_not(
     them = {"Authorization": f"Bearer {theirs}"}
     assert client.get("/clientes", headers=them).status_code == 200
     metrics = client.get("/metrics").text
-    assert 'fichas_rate_limited_total{route="/clientes/{id:int}"} 1.0' in metrics
+    assert 'fichas_rate_limited_total{route="/clientes/{id:id}"} 1.0' in metrics
 
 
 def test_open_endpoints_are_limited_per_client_address(

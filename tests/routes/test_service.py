@@ -37,7 +37,7 @@ def test_openapi_is_3_1_and_lists_every_public_route(client: TestClient) -> None
         for method in operations
     }
     served = {
-        (method, route.path.replace("{id:int}", "{id}"))
+        (method, route.path.replace("{id:id}", "{id}"))
         for route in client.app.routes  # type: ignore[attr-defined]
         for method in route.methods - {"HEAD"}
     }

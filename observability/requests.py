@@ -20,6 +20,7 @@ from observability.tracing import RequestSpans
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"
+CLIENT_CLOSED_REQUEST = 499  # api/http/middleware.py: a body the client abandoned
 
 
 class ObservedRequestsMiddleware:
@@ -56,8 +57,11 @@ class ObservedRequestsMiddleware:
                     exemplar = _named(span, method, template, status)
                 if self.metrics is not None:
                     self.metrics.requests.labels(method, template, str(status)).inc()
-                    duration = self.metrics.request_duration.labels(method, template)
-                    duration.observe(seconds, exemplar)
+                    # A client that left mid-body (499) got no answer to time: how long it
+                    # took to go away is its own pace, kept out of the latency histogram.
+                    if status != CLIENT_CLOSED_REQUEST:
+                        duration = self.metrics.request_duration.labels(method, template)
+                        duration.observe(seconds, exemplar)
                 if ACCESS.isEnabledFor(logging.INFO):
                     ACCESS.info(
                         "%s %s %d",

@@ -43,6 +43,8 @@ class ProxyConfig:
     # host:port of a listener serving only Caddy's metrics, for a Prometheus that cannot reach
     # the admin endpoint on loopback (compose); None: the admin endpoint's /metrics is enough.
     metrics_listen: str | None = None
+    # Via (which proxy answered) on public answers: for debugging only (FICHAS_DEBUG_HEADERS).
+    debug_headers: bool = False
 
     def render(self) -> str:
         environment = Environment(
@@ -75,6 +77,7 @@ class ProxyConfig:
             tls=tls,
             tracing=self.tracing,
             metrics_listen=self.metrics_listen,
+            debug_headers=self.debug_headers,
         )
 
 

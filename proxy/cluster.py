@@ -70,6 +70,7 @@ def build_cluster(
         max_body_bytes=settings.max_body_bytes,
         tls=tls,
         tracing=tracing_configured(),
+        debug_headers=settings.debug_headers,
     )
     caddyfile = write_config(config, directory / "Caddyfile")
     children = [

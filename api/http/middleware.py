@@ -65,7 +65,11 @@ class RequestIdMiddleware:
 class BodyLimitMiddleware:
     """Caps request bodies: a declared Content-Length over the limit is refused before the
     handler runs; a streamed body is cut off as soon as it passes the limit. Both answer 413
-    problem+json (Starlette's own limit answers plain text, hence this small class)."""
+    problem+json (Starlette's own limit answers plain text, hence this small class).
+
+    A client that goes away before its body is complete is the client's doing, not a server
+    error: answered (to nobody) as 499 problem, so that it is logged and counted as such rather
+    than as Starlette's ClientDisconnect reaching the 500 handler with a traceback."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
@@ -87,17 +91,31 @@ class BodyLimitMiddleware:
             response = problem_response(Request(scope), self._too_large())
             return await response(scope, receive, send)
         received = 0
+        complete = False
 
         async def receive_within_limit() -> Message:
-            nonlocal received
+            nonlocal received, complete
             message = await receive()
+            if message["type"] == "http.disconnect" and not complete:
+                raise _client_left()  # inside the handler: answered like any Problem
             received += len(message.get("body", b""))
             if received > self.max_body_bytes:
-                raise self._too_large()  # inside the handler: answered like any Problem
+                raise self._too_large()
+            complete = not message.get("more_body", False)
             return message
 
         await self.app(scope, receive_within_limit, send)
         return None
+
+
+def _client_left() -> Problem:
+    # 499: nginx's "client closed request", the status Caddy logs for the same thing.
+    return Problem(
+        499,
+        "client-closed-request",
+        "Client closed request",
+        "the client closed the connection before its request body was complete",
+    )
 
 
 class ForwardedForMiddleware:

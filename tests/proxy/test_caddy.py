@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx2
@@ -15,15 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proxy.caddy import (
-    ProxyConfig,
-    ProxyConfigError,
-    Tls,
-    caddy_binary,
-    greater_than_pattern,
-    write_config,
-)
-from proxy.cluster import free_port, stop_process
+from proxy.caddy import ProxyConfig, ProxyConfigError, Tls, greater_than_pattern, write_config
+from tests.proxy.support import echo_forwarded_for, proxy_config, running_caddy, stubs
 from tests.support import own_certificate
 
 
@@ -64,52 +52,9 @@ def test_caddy_refuses_a_broken_config(tmp_path: Path) -> None:
         write_config(config, tmp_path / "Caddyfile")
 
 
-class _EchoForwardedFor(BaseHTTPRequestHandler):
-    """An upstream that answers with the X-Forwarded-For it was given."""
-
-    def do_GET(self) -> None:
-        body = self.headers.get("X-Forwarded-For", "").encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def test_the_proxy_forwards_the_address_it_saw_not_the_one_claimed(tmp_path: Path) -> None:
-    upstream = ThreadingHTTPServer(("127.0.0.1", 0), _EchoForwardedFor)
-    threading.Thread(target=upstream.serve_forever, daemon=True).start()
-    listen = f"127.0.0.1:{free_port()}"
-    config = ProxyConfig(
-        listen=listen,
-        upstreams=[f"127.0.0.1:{upstream.server_port}"],
-        admin=f"127.0.0.1:{free_port()}",
-        max_body_bytes=1024,
-    )
-    caddyfile = write_config(config, tmp_path / "Caddyfile")
-    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
-    with (tmp_path / "caddy.log").open("wb") as log:
-        caddy = subprocess.Popen(
-            [caddy_binary(), "run", "--config", str(caddyfile), "--adapter", "caddyfile"],
-            env=env,
-            stdout=log,
-            stderr=log,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                response = httpx2.get(f"http://{listen}/", headers={"X-Forwarded-For": "6.6.6.6"})
-                if response.status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "caddy.log").read_text()
-            time.sleep(0.1)
-        assert response.text == "127.0.0.1"
-    finally:
-        stop_process(caddy, timeout=10)
-        upstream.shutdown()
-        upstream.server_close()
+    with stubs(1, echo_forwarded_for) as upstreams:
+        config = proxy_config([upstreams[0].address], max_body_bytes=1024)
+        with running_caddy(config, tmp_path) as caddy:
+            response = httpx2.get(caddy.base_url, headers={"X-Forwarded-For": "6.6.6.6"})
+    assert response.text == "127.0.0.1"

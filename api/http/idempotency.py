@@ -37,6 +37,21 @@ def _checked_key(raw: str) -> str:
     return raw
 
 
+def refuse(call: Call) -> None:
+    """For a POST whose answer holds a secret (a new key's token): storing the answer would keep
+    the secret in the database, and storing it without the secret would replay a useless answer.
+    Refused rather than ignored, because the proxy retries any POST that carries the header."""
+    if HEADER in call.request.headers:
+        raise Problem(
+            400,
+            "idempotency-key-refused",
+            "Idempotency-Key not accepted here",
+            f"{call.request.method} {call.request.url.path} answers with a secret, which is never "
+            "stored: send it without Idempotency-Key (after a network failure, list what exists "
+            "before trying again)",
+        )
+
+
 async def post(
     call: Call, payload: BaseModel, make: Callable[[Connection], Outcome], status: int = 201
 ) -> Response:

@@ -6,11 +6,24 @@ key reaches a terminal, never a log stream; stored answers expire and are pruned
 
 from __future__ import annotations
 
+import os
+import pty
+import select as selectors
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 from sqlalchemy import Engine, func, select
 from starlette.testclient import TestClient
 
 from api.db.tables import api_keys, idempotency_keys
+from proxy.cluster import free_port, stop_process
+from tests.integration.test_cluster import running_cluster
 from tests.support import assert_problem
+
+STARTUP_SECONDS = 60
 
 
 def _rows(engine: Engine, table: object) -> int:
@@ -43,3 +56,67 @@ def test_the_contract_says_post_chaves_takes_no_idempotency_key(client: TestClie
     # The other creating POSTs still offer it: the flag is per operation.
     create_cliente = paths["/clientes"]["post"]
     assert "Idempotency-Key" in {p["name"] for p in create_cliente["parameters"]}
+
+
+def _first_start(data_dir: Path, output: int) -> subprocess.Popen[bytes]:
+    """``fichas serve --migrate`` on an empty data dir, its stdout and stderr on ``output`` (a
+    pipe's or a terminal's end)."""
+    env = {**os.environ, "FICHAS_DATA_DIR": str(data_dir), "FICHAS_LOG_LEVEL": "info"}
+    env.pop("FICHAS_DATABASE_URL", None)
+    listen = f"127.0.0.1:{free_port()}"
+    argv = [sys.executable, "-m", "api.cli", "serve", "--migrate", "--listen", listen]
+    return subprocess.Popen(argv, env=env, stdout=output, stderr=output)
+
+
+def _read_until_serving(process: subprocess.Popen[bytes], fd: int) -> bytes:
+    """What ``process`` wrote on ``fd`` until it said it serves."""
+    seen = b""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while b"fichas serving" not in seen:
+        assert process.poll() is None, f"fichas serve stopped:\n{seen.decode(errors='replace')}"
+        assert time.monotonic() < deadline, f"fichas serve did not start:\n{seen!r}"
+        if selectors.select([fd], [], [], 0.2)[0]:
+            seen += os.read(fd, 65536)
+    return seen
+
+
+def _admin_key(data_dir: Path) -> str:
+    path = data_dir / "admin.key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    return path.read_text().strip()
+
+
+def test_the_first_admin_key_stays_out_of_a_piped_stdout(tmp_path: Path) -> None:
+    # A pipe is what a log shipper, the journal or `docker compose logs` reads.
+    read_end, write_end = os.pipe()
+    process = _first_start(tmp_path, write_end)
+    os.close(write_end)
+    try:
+        output = _read_until_serving(process, read_end)
+    finally:
+        stop_process(process, timeout=15)
+        os.close(read_end)
+    token = _admin_key(tmp_path)
+    assert token.startswith("fichas_")
+    assert token.encode() not in output
+    assert str(tmp_path / "admin.key").encode() in output  # where to find it instead
+
+
+def test_the_first_admin_key_is_shown_on_a_terminal(tmp_path: Path) -> None:
+    terminal, child_end = pty.openpty()
+    process = _first_start(tmp_path, child_end)
+    os.close(child_end)
+    try:
+        output = _read_until_serving(process, terminal)
+    finally:
+        stop_process(process, timeout=15)
+        os.close(terminal)
+    assert _admin_key(tmp_path).encode() in output
+
+
+def test_fichas_up_writes_no_admin_key_into_its_log(tmp_path: Path) -> None:
+    with running_cluster(tmp_path, "--instances", "1") as cluster:
+        assert cluster.token.startswith("fichas_")
+        log = cluster.log_path.read_text()
+    assert "admin.key" in log
+    assert cluster.token not in log

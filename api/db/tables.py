@@ -157,6 +157,6 @@ idempotency_keys = Table(
     Column("status", Integer, nullable=False),
     Column("corpo", LargeBinary, nullable=False),
     Column("location", String(255)),
-    Column("criado_em", UTCDateTime, nullable=False),
+    Column("criado_em", UTCDateTime, nullable=False, index=True),  # expiry: pruned by age
     UniqueConstraint("api_key_id", "chave", name="uq_idempotency_keys_api_key_id_chave"),
 )

@@ -1,13 +1,15 @@
 """Idempotent POSTs: a POST retried with the same Idempotency-Key is answered, not redone.
 
 The stored response is written in the same transaction as the resource, so either both exist or
-neither does. Keys are scoped to the API key that sent them.
+neither does. Keys are scoped to the API key that sent them, and expire after
+``FICHAS_IDEMPOTENCY_TTL`` (api/http/idempotency_pruning.py deletes the expired ones).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from datetime import timedelta
 
 from pydantic import BaseModel
 from sqlalchemy.engine import Connection
@@ -15,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
 from api.data import idempotency
+from api.data.common import now
 from api.data.idempotency import StoredResponse
 from api.http.context import Call
 from api.http.problems import Problem
@@ -65,9 +68,10 @@ async def post(
     request = f"{call.request.method} {call.request.url.path} {payload.model_dump_json()}"
     fingerprint = hashlib.sha256(request.encode()).hexdigest()
     principal_id = call.principal.id
+    ttl = timedelta(seconds=call.services.settings.idempotency_ttl)
 
     def transaction(conn: Connection) -> tuple[StoredResponse, bool]:
-        stored = idempotency.find(conn, principal_id, key)
+        stored = idempotency.find(conn, principal_id, key, not_before=now() - ttl)
         if stored is not None:
             if stored.fingerprint != fingerprint:
                 raise Problem(

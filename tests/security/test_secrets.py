@@ -15,13 +15,17 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, func, select
 from starlette.testclient import TestClient
 
+from api.app import create_app
 from api.db.tables import api_keys, idempotency_keys
+from api.settings import Settings, SettingsError, load_settings
 from proxy.cluster import free_port, stop_process
+from tests.http.test_idempotency import age_records
 from tests.integration.test_cluster import running_cluster
-from tests.support import assert_problem
+from tests.support import assert_problem, metric
 
 STARTUP_SECONDS = 60
 
@@ -120,3 +124,35 @@ def test_fichas_up_writes_no_admin_key_into_its_log(tmp_path: Path) -> None:
         log = cluster.log_path.read_text()
     assert "admin.key" in log
     assert cluster.token not in log
+
+
+def test_expired_records_are_pruned_in_the_background_and_counted(
+    api: TestClient, settings: Settings, engine: Engine
+) -> None:
+    for n in range(3):
+        headers = {"Idempotency-Key": f"poda-{n}"}
+        assert api.post("/clientes", json={"nome": f"C{n}"}, headers=headers).is_success
+    age_records(engine, 2, "poda-0", "poda-1")
+    # An instance starting now: the records outlived its TTL of 1 h, and nobody asks for them.
+    with TestClient(create_app(settings.model_copy(update={"idempotency_ttl": 3600}))) as fresh:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while metric(fresh.get("/metrics").text, "fichas_idempotency_records") != 1:
+            assert time.monotonic() < deadline, "the expired records were not pruned"
+            time.sleep(0.1)
+    assert _rows(engine, idempotency_keys) == 1
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("90", 90), ("30m", 1800), ("2d", 172_800)])
+def test_the_idempotency_ttl_takes_a_duration(
+    monkeypatch: pytest.MonkeyPatch, value: str, seconds: float
+) -> None:
+    monkeypatch.setenv("FICHAS_IDEMPOTENCY_TTL", value)
+    assert load_settings().idempotency_ttl == seconds
+
+
+@pytest.mark.parametrize("value", ["0", "-1h", "a day"])
+def test_a_bad_idempotency_ttl_stops_the_start(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("FICHAS_IDEMPOTENCY_TTL", value)
+    with pytest.raises(SettingsError, match="FICHAS_IDEMPOTENCY_TTL") as raised:
+        load_settings()
+    assert "unknown setting" not in str(raised.value)

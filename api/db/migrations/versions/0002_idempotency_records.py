@@ -1,4 +1,5 @@
-"""Idempotency records: forget the stored answers of POST /chaves, which hold a key's token.
+"""Idempotency records: forget the stored answers of POST /chaves, which hold a key's token;
+index the records by age, for pruning the expired ones.
 
 Such an answer was stored when the request carried an Idempotency-Key; POST /chaves now refuses
 one. Every such answer, and only those, made a key: its Location is /chaves/<id>.
@@ -20,7 +21,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.execute("DELETE FROM idempotency_keys WHERE location LIKE '/chaves/%'")
+    op.create_index("ix_idempotency_keys_criado_em", "idempotency_keys", ["criado_em"])
 
 
 def downgrade() -> None:
-    pass  # the tokens are gone for good, which is the point
+    op.drop_index("ix_idempotency_keys_criado_em", "idempotency_keys")
+    # The deleted answers stay deleted: the tokens in them are gone for good, which is the point.

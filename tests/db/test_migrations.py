@@ -91,3 +91,23 @@ def test_upgrade_forgets_stored_answers_that_hold_a_token(empty_engine: Engine) 
         rows = {chave: bytes(corpo) for chave, corpo in left}
     assert set(rows) == {"k-cliente", "k-status"}
     assert not any(b"fichas_" in corpo for corpo in rows.values())
+
+
+def test_upgrade_folds_the_cidade_of_existing_clientes(empty_engine: Engine) -> None:
+    migrate.upgrade(empty_engine, "0002")
+    with empty_engine.begin() as conn:
+        for nome, cidade in [("Ana", "SÃO PAULO"), ("Bia", "Straße"), ("Caio", None)]:
+            conn.execute(
+                text(
+                    "INSERT INTO clientes (nome, cidade, criado_em, atualizado_em) "
+                    "VALUES (:nome, :cidade, :em, :em)"
+                ),
+                {"nome": nome, "cidade": cidade, "em": datetime(2026, 11, 29, 12)},
+            )
+
+    migrate.upgrade(empty_engine)
+
+    with empty_engine.connect() as conn:
+        rows = conn.execute(text("SELECT nome, cidade_busca FROM clientes")).all()
+    folded: dict[str, str | None] = dict(rows)
+    assert folded == {"Ana": "são paulo", "Bia": "strasse", "Caio": None}

@@ -3,6 +3,8 @@
 SQLite's ``lower()`` and ``LIKE`` know ASCII letters only, and PostgreSQL's depend on the
 database's locale (none at all under the C locale), so case is folded here, when a row is written
 and when a search is asked, and the database compares for equality, which an index serves.
+What ``folded`` returns is stored (``clientes.cidade_busca``): a change to it needs a migration
+that folds the stored rows again, as 0003 first did.
 """
 
 from __future__ import annotations

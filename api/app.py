@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
@@ -23,6 +24,7 @@ from api.db.gateway import Database, DatabaseUnavailable
 from api.db.migrate import ensure_current
 from api.domain.errors import DomainError
 from api.http.context import Services
+from api.http.idempotency_pruning import keep_pruning
 from api.http.middleware import (
     BodyLimitMiddleware,
     ForwardedForMiddleware,
@@ -88,10 +90,16 @@ def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         ensure_current(engine)
+        pruning = asyncio.create_task(
+            keep_pruning(db, settings.idempotency_ttl, metrics.idempotency_records)
+        )
         try:
             async with revocations.watching():
                 yield
         finally:
+            pruning.cancel()
+            with suppress(asyncio.CancelledError):
+                await pruning
             if pool is not None:
                 await pool.aclose()
             db.close()

@@ -165,8 +165,14 @@ def _operation(op: Operation, schemas: _Schemas, operations: list[Operation]) ->
         "responses": responses,
         "security": [{"apiKey": []}] if op.scope else [],
     }
-    if op.scope:
-        document["description"] = f"Needs the `{op.scope}` scope."
+    notes = [f"Needs the `{op.scope}` scope."] if op.scope else []
+    if op.secret:
+        notes.append(
+            "The answer holds a secret, shown once and never stored (`Cache-Control: no-store`): "
+            "an `Idempotency-Key` is refused (400), so the proxy never sends this request twice."
+        )
+    if notes:
+        document["description"] = " ".join(notes)
     if op.body is not None:
         document["requestBody"] = {
             "required": True,

@@ -117,8 +117,14 @@ class Settings(BaseSettings):
     backup_keep_daily: int = Field(14, ge=0, description="Retention: newest per day, last N.")
     backup_keep_weekly: int = Field(8, ge=0, description="Retention: newest per week, last N.")
     backup_keep_monthly: int = Field(12, ge=0, description="Retention: newest per month, last N.")
+    idempotency_ttl: float = Field(
+        86_400.0,
+        gt=0,
+        description="How long a POST's answer is kept for its Idempotency-Key to replay: seconds "
+        "or a duration: 90s, 30m, 1h, 1d.",
+    )
 
-    @field_validator("backup_interval", mode="before")
+    @field_validator("backup_interval", "idempotency_ttl", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
         units = {"s": 1, "m": 60, "h": 3600, "d": 86_400}

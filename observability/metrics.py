@@ -43,6 +43,7 @@ class Metrics:
     breaker_transitions: Counter
     breaker_calls: Counter
     idempotent_replays: Counter
+    idempotency_records: Gauge
     cache_requests: Counter
     rate_limited: Counter
     rate_limit_fallbacks: Counter
@@ -110,6 +111,11 @@ def build_metrics(instance: str) -> Metrics:
         idempotent_replays=counter(
             "idempotent_replays",
             "POSTs answered from the Idempotency-Key store instead of being applied again.",
+        ),
+        idempotency_records=gauge(
+            "idempotency_records",
+            "Stored Idempotency-Key answers, the whole table's (each instance reports the same "
+            "count), as of the last pruning round.",
         ),
         cache_requests=counter(
             "cache_requests",

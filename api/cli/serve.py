@@ -35,17 +35,26 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def announce_admin_key(settings: Settings) -> None:
-    """Create the first admin key on an empty database and show it, once."""
+    """Create the first admin key on an empty database; show it, once, on a terminal."""
     engine = build_engine(settings)
     try:
         ensure_current(engine)
         path = ensure_admin_key(engine, settings.data_dir)
     finally:
         engine.dispose()
-    if path is not None:
+    if path is None:
+        return
+    # A terminal is a person; anything else (a pipe, a file) is a log stream that a shipper,
+    # the journal or `docker compose logs` keeps and shows, where a secret must never go.
+    if sys.stdout.isatty():
         token = path.read_text().strip()
         print(
             f"created the first admin key (shown once, also saved in {path}):\n  {token}",
+            flush=True,
+        )
+    else:
+        print(
+            f"created the first admin key, saved in {path} (readable by this user only)",
             flush=True,
         )
 

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
+from api.data.clientes import with_search_columns
 from api.db.tables import clientes, contadores, pedido_eventos, pedidos, tipos_producao
 
 MARKER = "demo-data"
@@ -37,7 +38,7 @@ def insert_clientes(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     )
     fresh = [r for r in rows if r["documento"] not in taken]
     if fresh:
-        conn.execute(insert(clientes), fresh)
+        conn.execute(insert(clientes), [with_search_columns(r) for r in fresh])
     documentos = [r["documento"] for r in rows]
     ids = conn.execute(select(clientes.c.id).where(clientes.c.documento.in_(documentos))).scalars()
     return list(ids)

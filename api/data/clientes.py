@@ -19,12 +19,21 @@ from api.data.common import (
     unique_or_conflict,
 )
 from api.db.tables import clientes, pedidos
+from api.domain.busca import folded
 from api.domain.errors import Conflict
 
 _DUPLICATE = "another cliente already has this documento"
 _INSERT = insert(clientes).returning(clientes.c.id)
 _HAS_PEDIDOS = select(exists().where(pedidos.c.cliente_id == bindparam("ident")))
 _DELETE = delete(clientes).where(clientes.c.id == bindparam("ident"))
+
+
+def with_search_columns(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` to write, with the search column that follows the cidade, if it is among them."""
+    if "cidade" not in values:
+        return values
+    cidade = values["cidade"]
+    return {**values, "cidade_busca": None if cidade is None else folded(cidade)}
 
 
 def get(conn: Connection, cliente_id: int, *, for_update: bool = False) -> Row:
@@ -43,7 +52,7 @@ def _page(text: bool, digits: bool, cidade: bool) -> Select[Any]:
             matches.append(clientes.c.documento.like(bindparam("digits")))
         query = query.where(or_(*matches))
     if cidade:
-        query = query.where(clientes.c.cidade.ilike(bindparam("cidade"), escape="\\"))
+        query = query.where(clientes.c.cidade_busca == bindparam("cidade"))
     return keyset(query, clientes)
 
 
@@ -54,7 +63,7 @@ def page(
     params = {
         "text": like_pattern(q) if q else None,
         "digits": f"%{digits}%",
-        "cidade": like_pattern(cidade, anywhere=False) if cidade else None,
+        "cidade": folded(cidade) if cidade else None,
     }
     statement = _page(bool(q), bool(digits), bool(cidade))
     return fetch_page(conn, statement, params, after, limit)
@@ -64,7 +73,7 @@ def create(conn: Connection, values: dict[str, Any]) -> Row:
     stamp = now()
     with unique_or_conflict(clientes.c.documento, _DUPLICATE):
         new_id = conn.execute(
-            _INSERT, {**values, "criado_em": stamp, "atualizado_em": stamp}
+            _INSERT, {**with_search_columns(values), "criado_em": stamp, "atualizado_em": stamp}
         ).scalar_one()
     return get(conn, new_id)
 
@@ -74,7 +83,7 @@ def update_(conn: Connection, cliente_id: int, changes: dict[str, Any]) -> Row:
         conn.execute(
             update(clientes)
             .where(clientes.c.id == cliente_id)
-            .values(**changes, atualizado_em=now())
+            .values(**with_search_columns(changes), atualizado_em=now())
         )
     return get(conn, cliente_id)
 

@@ -32,14 +32,15 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(engine: Engine) -> tuple[str | None, str]:
-    """Bring the schema to the newest revision; return (before, after)."""
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
+    """Bring the schema to ``revision`` (the newest by default; tests stop earlier to put data
+    in the shape an older version left it); return (before, after)."""
     before = current_revision(engine)
     config = _config()
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
-    return before, head_revision()
+        command.upgrade(config, revision)
+    return before, head_revision() if revision == "head" else revision
 
 
 def ensure_current(engine: Engine) -> None:

@@ -1,7 +1,8 @@
 """Idempotent POSTs: a POST retried with the same Idempotency-Key is answered, not redone.
 
 The stored response is written in the same transaction as the resource, so either both exist or
-neither does. Keys are scoped to the API key that sent them.
+neither does. Keys are scoped to the API key that sent them, and expire after
+``FICHAS_IDEMPOTENCY_TTL`` (api/http/idempotency_pruning.py deletes the expired ones).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
+from datetime import timedelta
 
 from pydantic import BaseModel
 from sqlalchemy.engine import Connection
@@ -16,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
 from api.data import idempotency
+from api.data.common import now
 from api.data.idempotency import StoredResponse
 from api.http.context import Call
 from api.http.problems import Problem
@@ -44,6 +47,21 @@ def _checked_key(raw: str) -> str:
     return raw
 
 
+def refuse(call: Call) -> None:
+    """For a POST whose answer holds a secret (a new key's token): storing the answer would keep
+    the secret in the database, and storing it without the secret would replay a useless answer.
+    Refused rather than ignored, because the proxy retries any POST that carries the header."""
+    if HEADER in call.request.headers:
+        raise Problem(
+            400,
+            "idempotency-key-refused",
+            "Idempotency-Key not accepted here",
+            f"{call.request.method} {call.request.url.path} answers with a secret, which is never "
+            "stored: send it without Idempotency-Key (after a network failure, list what exists "
+            "before trying again)",
+        )
+
+
 async def post(
     call: Call, payload: BaseModel, make: Callable[[Connection], Outcome], status: int = 201
 ) -> Response:
@@ -57,9 +75,10 @@ async def post(
     request = f"{call.request.method} {call.request.url.path} {payload.model_dump_json()}"
     fingerprint = hashlib.sha256(request.encode()).hexdigest()
     principal_id = call.principal.id
+    ttl = timedelta(seconds=call.services.settings.idempotency_ttl)
 
     def transaction(conn: Connection) -> tuple[StoredResponse, bool]:
-        stored = idempotency.find(conn, principal_id, key)
+        stored = idempotency.find(conn, principal_id, key, not_before=now() - ttl)
         if stored is not None:
             if stored.fingerprint != fingerprint:
                 raise Problem(

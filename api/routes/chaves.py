@@ -43,15 +43,16 @@ async def list_chaves(call: Call) -> Response:
 
 
 async def create_chave(call: Call) -> Response:
+    idempotency.refuse(call)  # the answer holds the token: it must not be stored
     payload = await read_json(call.request, ChaveIn)
 
-    def make(conn: Connection) -> idempotency.Outcome:
+    def make(conn: Connection) -> Row:
         row, token = issue(conn, payload.nome, sorted(set(payload.escopos)))
-        return _encode_created({**view(row), "token": token}), f"/chaves/{row['id']}"
+        return {**view(row), "token": token}
 
-    response = await idempotency.post(call, payload, make)
-    response.headers["Cache-Control"] = "no-store"  # the token is a secret
-    return response
+    created = await call.db.write(make)
+    headers = {"Location": f"/chaves/{created['id']}", "Cache-Control": "no-store"}
+    return json_response(call.request, _encode_created(created), 201, headers)
 
 
 async def revoke_chave(call: Call) -> Response:
@@ -66,7 +67,7 @@ OPERATIONS = [
               query=PageQuery, response=Page[Chave]),
     Operation("POST", "/chaves", create_chave, "Create an API key (its token is shown once)",
               TAG, "admin", body=ChaveIn, response=ChaveCriada, status=201, errors=(409,),
-              idempotent=True),
+              secret=True),
     Operation("DELETE", "/chaves/{id:id}", revoke_chave, "Revoke an API key", TAG, "admin",
               response=Chave, errors=(409,)),
 ]  # fmt: skip

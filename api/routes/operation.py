@@ -38,6 +38,7 @@ class Operation:
     errors: tuple[int, ...] = ()  # domain errors beyond those implied by the fields above
     conditional: bool = False  # honours If-Match
     idempotent: bool = False  # honours Idempotency-Key
+    secret: bool = False  # the answer holds a secret: not cached or stored; Idempotency-Key refused
     cached: str | None = None  # GET answers cached in Redis, in this family (api/cache)
     invalidates: str | None = None  # a success changes this cached family
 

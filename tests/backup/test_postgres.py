@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from api.cli import main
+from api.db import migrate
 from api.db.engine import WRITE, build_engine
 from api.settings import Settings, load_settings
 from backup import manifest
@@ -51,7 +52,7 @@ def test_pg_dump_backup_with_manifest_verified_and_restorable(
     assert taken.file.endswith(".pgdump")
     assert taken.row_counts["clientes"] == 250
     assert taken.row_counts["api_keys"] == 1
-    assert taken.schema_revision == "0001"
+    assert taken.schema_revision == migrate.head_revision()
     assert taken.engine_version.startswith("pg_dump (PostgreSQL)")
     assert main(["backup", "verify", taken.id]) == 0
 

@@ -16,6 +16,7 @@ import httpx2
 import pytest
 
 from api.cli import main
+from api.db import migrate
 from api.settings import Settings
 from backup import manifest, snapshot, sqlite, store
 from backup.manifest import BackupError
@@ -34,7 +35,7 @@ def test_a_snapshot_holds_the_database(
     assert not taken.verified  # verification is the job's next step
     assert taken.row_counts["pedidos"] == 300
     assert taken.row_counts["clientes"] == 50
-    assert taken.schema_revision == "0001"
+    assert taken.schema_revision == migrate.head_revision()
     assert taken.engine_version.startswith("SQLite 3.")
     assert (
         taken.stored_bytes < taken.raw_bytes == sqlite.database_file(sqlite_settings).stat().st_size

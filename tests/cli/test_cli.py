@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from api.cli import VERBS, build_parser, main
 from api.db.engine import build_engine
 from api.db.tables import clientes, pedido_eventos, pedidos, tipos_producao
+from api.domain.busca import folded
 from api.domain.documento import normalize_documento
 from api.settings import Settings
 
@@ -106,6 +107,8 @@ def test_demo_data_is_realistic_and_idempotent(
             assert count(pedido_eventos) >= 300
             for documento in conn.execute(select(clientes.c.documento)).scalars():
                 assert normalize_documento(documento) == documento
+            for cidade, busca in conn.execute(select(clientes.c.cidade, clientes.c.cidade_busca)):
+                assert busca == folded(cidade)  # what ?cidade= compares
             statuses = set(conn.execute(select(pedidos.c.status).distinct()).scalars())
             assert statuses == {"aberto", "em_producao", "pronto", "entregue", "cancelado"}
             numeros = list(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, func, select
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, func, select, update
 from starlette.testclient import TestClient
 
-from api.db.tables import pedidos
+from api.data import idempotency
+from api.db.engine import WRITE
+from api.db.tables import idempotency_keys, pedidos
 from tests.support import assert_problem, make_token, new_cliente, new_pedido, new_tipo
 
 
@@ -102,3 +106,45 @@ def test_bad_keys_are_400(api: TestClient) -> None:
     for bad in ("", "x" * 256, "chave\tcom tab"):
         response = api.post("/clientes", json={"nome": "X"}, headers={"Idempotency-Key": bad})
         assert_problem(response, 400, "bad-idempotency-key")
+
+
+def age_records(engine: Engine, hours: float, *keys: str) -> None:
+    """Make the stored answers of these keys (all of them if none is named) ``hours`` old."""
+    statement = update(idempotency_keys).values(
+        criado_em=datetime.now(UTC) - timedelta(hours=hours)
+    )
+    if keys:
+        statement = statement.where(idempotency_keys.c.chave.in_(keys))
+    with engine.execution_options(**{WRITE: True}).begin() as conn:
+        conn.execute(statement)
+
+
+def test_an_expired_record_no_longer_replays(api: TestClient, engine: Engine) -> None:
+    headers = {"Idempotency-Key": "pc1-cliente-1"}
+    first = api.post("/clientes", json={"nome": "Loja"}, headers=headers)
+    assert api.post("/clientes", json={"nome": "Loja"}, headers=headers).json() == first.json()
+    age_records(engine, 25)  # FICHAS_IDEMPOTENCY_TTL is 24 h by default
+
+    # Applied as new: the old answer is gone, a different body is no reuse, and the new answer
+    # is the one replayed from now on.
+    again = api.post("/clientes", json={"nome": "Loja Nova"}, headers=headers)
+    assert again.status_code == 201
+    assert "idempotent-replayed" not in again.headers
+    assert again.json()["id"] != first.json()["id"]
+    replayed = api.post("/clientes", json={"nome": "Loja Nova"}, headers=headers)
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.json() == again.json()
+
+
+def test_expired_records_are_deleted_in_bounded_batches(api: TestClient, engine: Engine) -> None:
+    for n in range(6):
+        headers = {"Idempotency-Key": f"lote-{n}"}
+        assert api.post("/clientes", json={"nome": f"C{n}"}, headers=headers).is_success
+    age_records(engine, 48, *(f"lote-{n}" for n in range(5)))
+    before = datetime.now(UTC) - timedelta(hours=24)
+    with engine.execution_options(**{WRITE: True}).connect() as conn:
+        deleted = [idempotency.delete_expired(conn, before, 2) for _ in range(4)]
+        conn.commit()
+        left = list(conn.execute(select(idempotency_keys.c.chave)).scalars())
+    assert deleted == [2, 2, 1, 0]
+    assert left == ["lote-5"]

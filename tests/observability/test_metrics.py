@@ -14,6 +14,7 @@ EXPORTED = [
     "fichas_load_shed_total",
     "fichas_request_timeouts_total",
     "fichas_idempotent_replays_total",
+    "fichas_idempotency_records",
 ]
 
 

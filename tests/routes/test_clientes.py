@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import Engine, event
 from starlette.testclient import TestClient
 
 from tests.support import assert_problem, new_cliente, new_pedido
@@ -144,3 +147,69 @@ def test_reading_needs_a_key_and_writing_needs_the_write_scope(
     assert_problem(client.post("/clientes", json={"nome": "X"}), 403, "forbidden")
     assert_problem(client.patch("/clientes/1", json={"nome": "X"}), 403, "forbidden")
     assert_problem(client.delete("/clientes/1"), 403, "forbidden")
+
+
+def test_the_cidade_filter_ignores_case_in_every_alphabet(api: TestClient) -> None:
+    # On PostgreSQL whatever the database's locale (the test server's may be C, where lower()
+    # knows ASCII only), and on SQLite, whose lower() knows ASCII only.
+    for nome, cidade in [
+        ("Ana", "São Paulo"),
+        ("Bia", "MACEIÓ"),
+        ("Caio", "Foz do Iguaçu"),
+        ("Davi", "Straße"),
+        ("Eva", "Itajai\u0301"),  # "Itajaí" with the accent as a combining mark (NFD)
+        ("Fabi", "Sao Paulo"),  # another cidade: accents are not case
+    ]:
+        new_cliente(api, nome=nome, cidade=cidade)
+
+    def names(cidade: str) -> list[str]:
+        response = api.get("/clientes", params={"cidade": cidade})
+        assert response.status_code == 200
+        return [item["nome"] for item in response.json()["items"]]
+
+    assert names("SÃO PAULO") == names("são paulo") == ["Ana"]
+    assert names("Maceió") == ["Bia"]
+    assert names("FOZ DO IGUAÇU") == ["Caio"]
+    assert names("STRASSE") == names("strasse") == ["Davi"]  # ß folds to ss
+    assert names("ITAJAÍ") == ["Eva"]  # one precomposed character matches the pair
+    assert names("SAO PAULO") == ["Fabi"]
+    assert names("São") == []  # the whole cidade, not a part
+
+
+def test_the_cidade_filter_follows_changes(api: TestClient) -> None:
+    cliente = new_cliente(api, nome="Gil", cidade="Blumenau")
+    path = f"/clientes/{cliente['id']}"
+    assert api.patch(path, json={"cidade": "GOIÂNIA"}).status_code == 200
+    assert [c["nome"] for c in api.get("/clientes?cidade=goiânia").json()["items"]] == ["Gil"]
+    assert api.get("/clientes?cidade=blumenau").json()["items"] == []
+    assert api.patch(path, json={"cidade": None}).status_code == 200
+    assert api.get("/clientes?cidade=goiânia").json()["items"] == []
+
+
+def test_the_cidade_filter_is_served_by_an_index(api: TestClient, engine: Engine) -> None:
+    for n in range(200):
+        new_cliente(api, nome=f"Cliente {n}", cidade=("Recife", "Natal", "Belém", "Crato")[n % 4])
+    ran: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "cidade" in statement and statement.lstrip().upper().startswith("SELECT"):
+            ran.append((statement, parameters))
+
+    # The statement the API itself runs for ?cidade=, explained on the same database.
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        assert len(api.get("/clientes?cidade=BELÉM&limit=10").json()["items"]) == 10
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    [(statement, parameters)] = ran
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+            steps = " / ".join(str(step[-1]) for step in plan)
+        else:
+            conn.exec_driver_sql("ANALYZE clientes")
+            # A table this small is read whole; what matters is that an index can serve it.
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plan = conn.exec_driver_sql(f"EXPLAIN {statement}", parameters).all()
+            steps = " / ".join(str(step[0]) for step in plan)
+    assert "ix_clientes_cidade_busca" in steps, steps

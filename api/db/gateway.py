@@ -148,7 +148,11 @@ class Database:
             in_context = contextvars.copy_context().run
             work = loop.run_in_executor(executor, in_context, self.guards.retry, operation, attempt)
             try:
-                return await asyncio.wait_for(work, self.guards.wait)
+                # asyncio.timeout, not wait_for: on Python 3.11, wait_for swallows a cancellation
+                # that arrives as the call completes (it returns the result instead), and a task
+                # being stopped — a background job at shutdown — then runs on as if never asked.
+                async with asyncio.timeout(self.guards.wait):
+                    return await work
             except TimeoutError:
                 # A call not yet started is dropped from the queue; one running goes on.
                 raise DatabaseTimeout(f"no answer within {self.guards.wait:g} s") from None

@@ -28,7 +28,7 @@ from typing import Any
 
 from benchmarks.core_api import ROOT, write_report
 from loadtest import k6, report
-from loadtest.attacker import Attacker
+from loadtest.attacker import attacking
 from loadtest.target import own_cluster, temporary_keys
 
 LENIENT = k6.Slo(success=0.0, p95_ms=60_000, p99_ms=60_000)  # measure; judge afterwards
@@ -36,14 +36,11 @@ LENIENT = k6.Slo(success=0.0, p95_ms=60_000, p99_ms=60_000)  # measure; judge af
 
 def one_run(url: str, tokens: list[str], args: argparse.Namespace, results: Path) -> dict[str, Any]:
     load = k6.Load(url, tokens, args.pcs, args.seconds, 0.0)
-    attacker = Attacker(url) if results.name.endswith("B") else None
-    with k6.running(load, LENIENT, results, lambda *_: None) as finish:
-        if attacker is not None:
-            attacker.start()
-        try:
-            run = finish()
-        finally:
-            tally = attacker.stop() if attacker is not None else None
+    with (
+        attacking(url if results.name.endswith("B") else None) as tally,
+        k6.running(load, LENIENT, results, lambda *_: None) as finish,
+    ):
+        run = finish()
     total = report.run_figures(run)["total"]
     figures = {
         "side": "B (attacker)" if tally else "A (PCs alone)",

@@ -21,7 +21,8 @@ import random
 import secrets
 import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -245,3 +246,18 @@ class Attacker:
         finally:
             writer.close()
         self.tally.add(attack.__name__, status)
+
+
+@contextmanager
+def attacking(url: str | None) -> Iterator[Tally | None]:
+    """The attacker on ``url`` for the length of the block (nobody when ``url`` is None); yields
+    its tally, complete once the block is over."""
+    if url is None:
+        yield None
+        return
+    attacker = Attacker(url)
+    attacker.start()
+    try:
+        yield attacker.tally
+    finally:
+        attacker.stop()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtest import k6, report
-from loadtest.attacker import Attacker, Tally
+from loadtest.attacker import Tally, attacking
 from loadtest.target import Target, own_cluster, redis_server, temporary_keys
 
 SCENARIOS = ("pcs", "chaos", "hostile", "capacity")
@@ -80,16 +80,13 @@ def _steady(plan: Plan, target: Target, tokens: list[str]) -> int:
     attacker beside the PCs the whole time (loadtest/attacker.py)."""
     load = k6.Load(target.url, tokens, plan.pcs, plan.seconds, plan.think)
     events: list[tuple[float, str]] = []
-    attacker = Attacker(target.url) if plan.scenario == "hostile" else None
-    with k6.running(load, plan.slo, plan.results, k6.Progress(plan.scenario)) as finish:
+    with (
+        attacking(target.url if plan.scenario == "hostile" else None) as tally,
+        k6.running(load, plan.slo, plan.results, k6.Progress(plan.scenario)) as finish,
+    ):
         if plan.scenario == "chaos":
             _break(target, plan.seconds, events)
-        if attacker is not None:
-            attacker.start()
-        try:
-            result = finish()
-        finally:
-            tally = attacker.stop() if attacker is not None else None
+        result = finish()
     verdict = _conclude(plan, result, events)
     return verdict if tally is None else max(verdict, _judge_attacks(tally))
 

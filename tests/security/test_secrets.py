@@ -90,16 +90,21 @@ def _admin_key(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def test_the_first_admin_key_stays_out_of_a_piped_stdout(tmp_path: Path) -> None:
-    # A pipe is what a log shipper, the journal or `docker compose logs` reads.
-    read_end, write_end = os.pipe()
-    process = _first_start(tmp_path, write_end)
-    os.close(write_end)
+def _first_start_output(data_dir: Path, ours: int, theirs: int) -> bytes:
+    """What a first ``fichas serve --migrate`` writes to stdout (``theirs``, read on ``ours``)
+    until it serves."""
+    process = _first_start(data_dir, theirs)
+    os.close(theirs)
     try:
-        output = _read_until_serving(process, read_end)
+        return _read_until_serving(process, ours)
     finally:
         stop_process(process, timeout=15)
-        os.close(read_end)
+        os.close(ours)
+
+
+def test_the_first_admin_key_stays_out_of_a_piped_stdout(tmp_path: Path) -> None:
+    # A pipe is what a log shipper, the journal or `docker compose logs` reads.
+    output = _first_start_output(tmp_path, *os.pipe())
     token = _admin_key(tmp_path)
     assert token.startswith("fichas_")
     assert token.encode() not in output
@@ -107,14 +112,7 @@ def test_the_first_admin_key_stays_out_of_a_piped_stdout(tmp_path: Path) -> None
 
 
 def test_the_first_admin_key_is_shown_on_a_terminal(tmp_path: Path) -> None:
-    terminal, child_end = pty.openpty()
-    process = _first_start(tmp_path, child_end)
-    os.close(child_end)
-    try:
-        output = _read_until_serving(process, terminal)
-    finally:
-        stop_process(process, timeout=15)
-        os.close(terminal)
+    output = _first_start_output(tmp_path, *pty.openpty())
     assert _admin_key(tmp_path).encode() in output
 
 

@@ -198,6 +198,9 @@ class Attacker:
         parts = urlsplit(url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.rate, self.in_flight = rate, in_flight
+        # Another loopback address than the PCs' when the target is on this machine; a remote
+        # one is reached from wherever the route says.
+        self._source = (SOURCE, 0) if self.host.startswith("127.") else None
         self.tally = Tally()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
@@ -232,7 +235,7 @@ class Attacker:
     async def _attack(self, attack: Send) -> None:
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port, local_addr=(SOURCE, 0)), TIMEOUT
+                asyncio.open_connection(self.host, self.port, local_addr=self._source), TIMEOUT
             )
         except OSError:
             self.tally.add(attack.__name__, "refused")

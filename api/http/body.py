@@ -65,7 +65,8 @@ async def read_json(request: Request, model: type[M]) -> M:
             415,
             "unsupported-media-type",
             "Unsupported media type",
-            f"send the body as application/json, not {media_type or 'no content type'}",
+            # Shortened: the client's header is echoed, and it may be as long as headers get.
+            f"send the body as application/json, not {media_type[:100] or 'no content type'}",
         )
     body = await request.body()  # the app's body limit applies while reading
     try:

@@ -141,5 +141,7 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
         "internal",
         "Internal server error",
         "the server failed to answer; quote the request_id when reporting it",
+        # Answered outside the middleware that adds it to every other answer.
+        headers={"X-Content-Type-Options": "nosniff"},
     )
     return problem_response(request, problem)

@@ -64,6 +64,7 @@ def test_unexpected_errors_are_500_with_a_request_id_and_no_internals(
     with caplog.at_level(logging.ERROR, logger="fichas.errors"):
         response = api.get("/clientes")
     body = assert_problem(response, 500, "internal")
+    assert response.headers["x-content-type-options"] == "nosniff"
     assert "SELECT" not in response.text
     assert "Traceback" not in response.text
     logged = [r for r in caplog.records if getattr(r, "request_id", None) == body["request_id"]]

@@ -340,3 +340,11 @@ def test_no_instance_name_unless_debug_headers_asks(api: TestClient, settings: S
     debugging = settings.model_copy(update={"debug_headers": True, "instance": "api-7"})
     with TestClient(create_app(debugging), raise_server_exceptions=False) as client:
         assert client.get("/health").headers["x-served-by"] == "api-7"
+
+
+def test_a_415_does_not_echo_a_huge_content_type(api: TestClient) -> None:
+    sent = "text/" + "x" * 10_000
+    answer = api.post("/clientes", content=b"{}", headers={"Content-Type": sent})
+    body = assert_problem(answer, 415, "unsupported-media-type")
+    assert len(answer.content) < 1_000, len(answer.content)
+    assert sent[:100] in body["detail"]

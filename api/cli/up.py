@@ -11,10 +11,11 @@ from pathlib import Path
 from api.cli import private_files
 from api.cli.migrate import apply_migrations
 from api.cli.serve import announce_admin_key, event_loop_runner
-from api.settings import load_settings
+from api.settings import Settings, load_settings
 from observability.logs import configure_logging
+from proxy import owner
 from proxy.caddy import OwnCertificate, Tls
-from proxy.cluster import build_cluster
+from proxy.cluster import build_cluster, cluster_dir
 from proxy.monitoring import MonitoringUnavailable, monitoring
 
 DEFAULT_LISTEN = "0.0.0.0:8080"
@@ -63,6 +64,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"fichas: {exc}", file=sys.stderr)
         return 2
     settings = load_settings()
+    url = f"{'http' if tls is None else 'https'}://{args.listen}"
+    try:
+        ownership = owner.own(cluster_dir(settings), settings.data_dir, url)
+    except owner.ClusterRunning as exc:
+        print(f"fichas: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _up(args, settings, tls, url)
+    finally:
+        ownership.release()
+
+
+def _up(args: argparse.Namespace, settings: Settings, tls: Tls, url: str) -> int:
     configure_logging(settings.log_level, "supervisor")
     if (open_files := private_files.warning(settings)) is not None:
         print(open_files, file=sys.stderr, flush=True)  # once, before anything is created
@@ -89,16 +103,15 @@ def run(args: argparse.Namespace) -> int:
         waiting = asyncio.create_task(ready.wait())
         await asyncio.wait({running, waiting}, return_when=asyncio.FIRST_COMPLETED)
         if ready.is_set():
-            scheme = "http" if tls is None else "https"
             print(
-                f"fichas is up on {scheme}://{args.listen} with {args.instances} instances; "
+                f"fichas is up on {url} with {args.instances} instances; "
                 f"admin key in {settings.data_dir / 'admin.key'}; "
                 "stop with Ctrl+C (SIGTERM), rolling restart with SIGHUP",
                 flush=True,
             )
             if watching is not None:
-                for name, url in watching.urls.items():
-                    print(f"{name} on {url}", flush=True)
+                for name, address in watching.urls.items():
+                    print(f"{name} on {address}", flush=True)
                 for note in watching.notes:
                     print(note, flush=True)
         waiting.cancel()

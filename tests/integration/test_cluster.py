@@ -274,6 +274,33 @@ async def _load(
     return outcomes, failures, len(set(keys))
 
 
+def test_a_second_fichas_up_on_the_same_data_dir_refuses_and_leaves_the_first_alone(
+    cluster: Cluster,
+) -> None:
+    env = {**os.environ, "FICHAS_DATA_DIR": str(cluster.data_dir), "FICHAS_LOG_LEVEL": "warning"}
+    env.pop("FICHAS_DATABASE_URL", None)
+    second = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "up", "--listen", f"127.0.0.1:{free_port()}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        stdout, stderr = (out.decode() for out in second.communicate(timeout=60))
+    finally:
+        stop_process(second, timeout=30)  # had it started a cluster after all: stopped whole
+    assert second.returncode == 2, stdout + stderr
+    assert stdout == ""  # nothing started, not even the migrations
+    [line] = stderr.splitlines()
+    first = cluster.status()["supervisor_pid"]
+    assert line.startswith(f"fichas: another fichas up (pid {first}, {cluster.base_url})"), line
+    assert "stop it first" in line
+    # The first keeps its status file (the second never got to remove it) and keeps serving.
+    assert cluster.status()["supervisor_pid"] == first
+    with cluster.client() as client:
+        assert client.get("/health").status_code == 200
+
+
 def test_kill_9_under_load_loses_nothing(cluster: Cluster) -> None:
     before = cluster.status()["instances"][0]
     outcomes, failures, distinct_keys = asyncio.run(

@@ -43,3 +43,22 @@ def test_prune_keeps_the_newest_of_each_period(
     assert set(prune(directory, only_newest)) == {"old", "day", "hour"}
     assert [m.id for m in manifest.complete(directory)] == [real.id]
     assert sorted(p.name for p in directory.iterdir()) == [".lock", f"{real.id}.json", real.file]
+
+
+def test_each_kind_keeps_its_newest_whatever_the_other_kind_has(sqlite_settings: Settings) -> None:
+    # One folder, both kinds: the SQLite schedule's backup, then a newer PostgreSQL dump (made
+    # here as its manifest and file). Keeping one backup must keep one of each, not the newest
+    # of all — a PostgreSQL dump is no backup of the SQLite database.
+    directory = sqlite_settings.resolved_backup_dir
+    sqlite_backup = run_backup(sqlite_settings).taken
+    older = replace(sqlite_backup, id="older", file="older.sqlite.zst",
+                    created_at=sqlite_backup.created_at - timedelta(hours=2))  # fmt: skip
+    dump = replace(sqlite_backup, id="dump", kind="postgresql", file="dump.pgdump",
+                   created_at=sqlite_backup.created_at + timedelta(hours=1))  # fmt: skip
+    for copy in (older, dump):
+        (directory / copy.file).write_bytes((directory / sqlite_backup.file).read_bytes())
+        manifest.write(directory, replace(copy, sha256=sqlite_backup.sha256))
+
+    only_newest = Policy(hourly=1, daily=0, weekly=0, monthly=0)
+    assert prune(directory, only_newest) == ["older"]
+    assert {m.id for m in manifest.complete(directory)} == {sqlite_backup.id, "dump"}

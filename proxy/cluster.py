@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -10,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from api.settings import Settings
+from api.settings import Settings, host_and_port
 from backup.metrics import BackupMetrics
 from backup.scheduler import BackupScheduler
 from observability.tracing import tracing_configured
@@ -28,6 +29,27 @@ def free_port(preferred: int = 0) -> int:
             sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def listen_problem(listen: str) -> str | None:
+    """Why the public listener cannot be opened, found before anything starts (Caddy would only
+    say so after the instances had started, and then exit); None when it can."""
+    try:
+        host, port = host_and_port(listen)
+    except ValueError as exc:
+        return f"--listen {listen}: {exc}"
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Caddy binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (
+                    f"{listen} is in use: another program listens there; stop it, or give "
+                    "fichas up another --listen"
+                )
+            return f"cannot listen on {listen}: {exc.strerror or exc}"
+    return None
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:

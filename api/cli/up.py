@@ -15,7 +15,7 @@ from api.settings import Settings, load_settings
 from observability.logs import configure_logging
 from proxy import owner
 from proxy.caddy import OwnCertificate, Tls
-from proxy.cluster import build_cluster, cluster_dir
+from proxy.cluster import build_cluster, cluster_dir, listen_problem
 from proxy.monitoring import MonitoringUnavailable, monitoring
 
 DEFAULT_LISTEN = "0.0.0.0:8080"
@@ -71,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"fichas: {exc}", file=sys.stderr)
         return 2
     try:
+        if (problem := listen_problem(args.listen)) is not None:
+            print(f"fichas: {problem}", file=sys.stderr)
+            return 2
         return _up(args, settings, tls, url)
     finally:
         ownership.release()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -134,6 +135,32 @@ def test_up_refuses_options_that_make_no_sense(
     assert main(["up", *options]) == 2
     assert message in capsys.readouterr().err
     assert not (data_dir / "fichas.db").exists()  # refused before touching anything
+
+
+def test_up_on_a_port_in_use_says_so_at_once(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        listen = f"127.0.0.1:{taken.getsockname()[1]}"
+        assert main(["up", "--listen", listen]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (
+        f"fichas: {listen} is in use: another program listens there; stop it, or give fichas up "
+        "another --listen\n"
+    )
+    assert captured.out == ""
+    assert not (data_dir / "fichas.db").exists()  # refused before touching anything
+
+
+def test_up_with_a_malformed_listen_says_what_is_expected(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["up", "--listen", "8080"]) == 2
+    assert capsys.readouterr().err == (
+        "fichas: --listen 8080: must be host:port, e.g. 127.0.0.1:8000\n"
+    )
 
 
 def test_status_without_a_cluster_says_how_to_start_one(

@@ -23,6 +23,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from api.cache.responses import generation_key
+from api.db.engine import sqlite_module
 from api.routes.table import all_operations
 from api.settings import Settings
 from backup import manifest, sqlite, store
@@ -44,6 +45,7 @@ class Restored:
     row_counts: dict[str, int]
     schema_revision: str | None
     cache: str = "none"  # what became of the instances' Redis cache: none, emptied, or why not
+    previous_unreadable: bool = False  # it was not a database SQLite could read: moved aside
 
 
 def running_cluster(settings: Settings) -> int | None:
@@ -86,12 +88,15 @@ def restore(settings: Settings, backup_id: str, *, to: Path | None, force: bool)
         problems = unpacked_problems(unpacked, found)
         if problems:
             raise BackupError(f"backup {backup_id} is not usable: {'; '.join(problems)}")
-        previous = _save_previous(target, settings.db_busy_timeout_ms)
+        live = to is None and running_cluster(settings) is not None
+        previous, unreadable = _save_previous(target, settings.db_busy_timeout_ms, live=live)
         sqlite.copy(unpacked, target, settings.db_busy_timeout_ms)
     finally:
         unpacked.unlink(missing_ok=True)
     cache = _forget_cached_answers(settings) if to is None else "none"
-    return Restored(backup_id, target, previous, found.row_counts, found.schema_revision, cache)
+    return Restored(
+        backup_id, target, previous, found.row_counts, found.schema_revision, cache, unreadable
+    )
 
 
 def _forget_cached_answers(settings: Settings) -> str:
@@ -109,10 +114,35 @@ def _forget_cached_answers(settings: Settings) -> str:
     return "emptied"
 
 
-def _save_previous(target: Path, busy_timeout_ms: int) -> Path | None:
-    if not target.exists():
-        return None
+def _save_previous(target: Path, busy_timeout_ms: int, *, live: bool) -> tuple[Path | None, bool]:
+    """Keep what the restore replaces: a copy of a readable database (through the backup API, so
+    a consistent one even while written); an unreadable file (corrupt, not a database) moved
+    aside whole with its -wal/-shm, since SQLite can neither copy it nor restore into it. Where
+    it went, and whether it was unreadable. A -wal/-shm left by a deleted database is moved
+    aside too: SQLite would replay that stale log into the restored file."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    if not target.exists():
+        _move_aside(target, f"orphan-{stamp}")
+        return None, False
     previous = target.with_name(f"{target.name}.before-restore-{stamp}")
-    sqlite.copy(target, previous, busy_timeout_ms)
-    return previous
+    try:
+        sqlite.copy(target, previous, busy_timeout_ms)
+    except sqlite_module().DatabaseError as exc:
+        previous.unlink(missing_ok=True)  # the copy's empty start: never left as a "backup"
+        if live:
+            raise BackupError(
+                f"{target} cannot be read ({exc}) and a running cluster has it open: stop the "
+                "cluster, then restore again (the unreadable file is then moved aside)"
+            ) from None
+        return _move_aside(target, f"unreadable-{stamp}"), True
+    return previous, False
+
+
+def _move_aside(database: Path, label: str) -> Path:
+    """Rename ``database`` and its -wal/-shm, those that exist, to ``<name>.<label>``."""
+    aside = database.with_name(f"{database.name}.{label}")
+    for suffix in ("", "-wal", "-shm"):
+        part = database.with_name(database.name + suffix)
+        if part.exists():
+            part.rename(aside.with_name(aside.name + suffix))
+    return aside

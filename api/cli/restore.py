@@ -31,7 +31,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"fichas: restore failed: {exc}; nothing was changed", file=sys.stderr)
         return 1
     print(f"checked backup {done.backup_id}: checksum, integrity_check and row counts match")
-    if done.previous is not None:
+    if done.previous_unreadable:
+        print(f"moved the unreadable database it replaces aside as {done.previous}")
+    elif done.previous is not None:
         print(f"saved the database it replaces as {done.previous}")
     rows = ", ".join(f"{table} {count:,}" for table, count in sorted(done.row_counts.items()))
     print(f"restored {done.target} (schema revision {done.schema_revision}): {rows}")

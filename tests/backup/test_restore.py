@@ -119,3 +119,47 @@ def test_a_restore_empties_the_instances_cache(sqlite_settings: Settings, tmp_pa
         assert client.get(generation_key("clientes")) == b"42"  # bumped, as by a write
         assert client.get(generation_key("tipos")) == b"1"
         client.close()
+
+
+def _leftovers(database: Path) -> list[Path]:
+    return sorted(p for p in database.parent.iterdir() if p.name.startswith(database.name))
+
+
+def test_over_an_unreadable_database_it_moves_it_aside_and_restores(
+    sqlite_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = sqlite.database_file(sqlite_settings)
+    source = content(database)
+    taken = run_backup(sqlite_settings).taken
+    garbage = b"this is no database " * 100
+    database.write_bytes(garbage)  # a disk error, a bad copy: SQLite says "not a database"
+    capsys.readouterr()
+
+    for _ in range(2):  # and again: nothing piles up, nothing breaks
+        assert main(["restore", taken.id]) == 0
+        assert content(database) == source
+    out = capsys.readouterr().out
+    [aside] = database.parent.glob("fichas.db.unreadable-*")
+    assert aside.read_bytes() == garbage
+    assert f"moved the unreadable database it replaces aside as {aside}" in out
+    assert "Traceback" not in out
+    assert all(p.stat().st_size > 0 for p in _leftovers(database)), _leftovers(database)
+
+
+def test_over_a_deleted_database_its_stale_log_is_moved_aside(
+    sqlite_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = sqlite.database_file(sqlite_settings)
+    source = content(database)
+    taken = run_backup(sqlite_settings).taken
+    with closing(sqlite.connect(database)) as connection:  # a WAL with changes not yet merged
+        connection.execute("PRAGMA wal_autocheckpoint = 0")
+        connection.execute("DELETE FROM pedido_eventos")
+        wal = database.with_name("fichas.db-wal").read_bytes()
+    database.unlink()  # the file lost, its -wal left behind
+    database.with_name("fichas.db-wal").write_bytes(wal)
+
+    assert main(["restore", taken.id]) == 0
+    assert content(database) == source  # the old log was not replayed into the restored file
+    [orphan] = database.parent.glob("fichas.db.orphan-*-wal")
+    assert orphan.read_bytes() == wal

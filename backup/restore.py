@@ -23,7 +23,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from api.cache.responses import generation_key
-from api.db.engine import sqlite_module
+from api.db.engine import is_sqlite, sqlite_file, sqlite_module
 from api.routes.table import all_operations
 from api.settings import Settings
 from backup import manifest, sqlite, store
@@ -61,6 +61,26 @@ def running_cluster(settings: Settings) -> int | None:
     except PermissionError:
         return pid  # alive, another user's
     return pid
+
+
+def lost_database(settings: Settings) -> str | None:
+    """Why starting now would begin an empty SQLite database although backups of one exist (the
+    file deleted, the disk replaced, the wrong data dir): what was found, and the restore command;
+    None when there is a database, or nothing to restore it from."""
+    if not is_sqlite(settings) or (database := sqlite_file(settings)) is None:
+        return None
+    if database.exists() and database.stat().st_size > 0:
+        return None
+    directory = settings.resolved_backup_dir
+    sqlite_backups = [m for m in manifest.complete(directory) if m.kind == "sqlite" and m.verified]
+    if not sqlite_backups:
+        return None
+    newest = sqlite_backups[-1]  # complete() lists them oldest first
+    return (
+        f"there is no database at {database}, but {directory} holds backups of one (the newest "
+        f"verified: {newest.id}, taken {newest.created_at:%Y-%m-%d %H:%M} UTC); restore it with "
+        f"`fichas restore {newest.id}`, or start an empty database with `fichas up --new-database`"
+    )
 
 
 def restore(settings: Settings, backup_id: str, *, to: Path | None, force: bool) -> Restored:

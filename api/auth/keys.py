@@ -72,9 +72,18 @@ def ensure_admin_key(engine: Engine, data_dir: Path) -> Path | None:
             nome = f"admin-{secrets.token_hex(2)}"
         _, token = issue(conn, nome, list(SCOPES))
         data_dir.mkdir(parents=True, exist_ok=True)
-        path = data_dir / ADMIN_KEY_FILE
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        path = _unused_key_file(data_dir)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as file:
             file.write(token + "\n")
-        path.chmod(0o600)  # O_CREAT's mode does not apply to a file that already existed
         return path
+
+
+def _unused_key_file(data_dir: Path) -> Path:
+    """``admin.key``, else ``admin-2.key``, ``admin-3.key``, …: a key file is never overwritten.
+    An older one may hold the key to a database that is about to be restored (a new admin key is
+    made only on a database without keys: a new, or a lost, one)."""
+    path, n = data_dir / ADMIN_KEY_FILE, 2
+    while path.exists():
+        path, n = data_dir / f"admin-{n}.key", n + 1
+    return path

@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 from hypercorn.asyncio import serve as hypercorn_serve
@@ -34,8 +35,9 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.set_defaults(run=run)
 
 
-def announce_admin_key(settings: Settings) -> None:
-    """Create the first admin key on an empty database; show it, once, on a terminal."""
+def announce_admin_key(settings: Settings) -> Path | None:
+    """Create the first admin key on an empty database; show it, once, on a terminal. The file
+    it went to (a new one: an older key file is never overwritten), or None if keys existed."""
     engine = build_engine(settings)
     try:
         ensure_current(engine)
@@ -43,7 +45,7 @@ def announce_admin_key(settings: Settings) -> None:
     finally:
         engine.dispose()
     if path is None:
-        return
+        return None
     # A terminal is a person; anything else (a pipe, a file) is a log stream that a shipper,
     # the journal or `docker compose logs` keeps and shows, where a secret must never go.
     if sys.stdout.isatty():
@@ -57,6 +59,7 @@ def announce_admin_key(settings: Settings) -> None:
             f"created the first admin key, saved in {path} (readable by this user only)",
             flush=True,
         )
+    return path
 
 
 async def _serve(settings: Settings) -> None:

@@ -12,6 +12,7 @@ from api.cli import private_files
 from api.cli.migrate import apply_migrations
 from api.cli.serve import announce_admin_key, event_loop_runner
 from api.settings import Settings, load_settings
+from backup.restore import lost_database
 from observability.logs import configure_logging
 from proxy import owner
 from proxy.caddy import OwnCertificate, Tls
@@ -32,6 +33,11 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     parser.add_argument("--tls-cert", type=Path, help="HTTPS with your own certificate (PEM)")
     parser.add_argument("--tls-key", type=Path, help="the private key (PEM) of --tls-cert")
+    parser.add_argument(
+        "--new-database",
+        action="store_true",
+        help="start on an empty database even though backups of a lost one exist",
+    )
     parser.add_argument(
         "--observability",
         action="store_true",
@@ -74,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
         if (problem := listen_problem(args.listen)) is not None:
             print(f"fichas: {problem}", file=sys.stderr)
             return 2
+        if not args.new_database and (lost := lost_database(settings)) is not None:
+            print(f"fichas: refused: {lost}", file=sys.stderr)
+            return 2
         return _up(args, settings, tls, url)
     finally:
         ownership.release()
@@ -84,7 +93,7 @@ def _up(args: argparse.Namespace, settings: Settings, tls: Tls, url: str) -> int
     if (open_files := private_files.warning(settings)) is not None:
         print(open_files, file=sys.stderr, flush=True)  # once, before anything is created
     print(apply_migrations(settings), flush=True)
-    announce_admin_key(settings)
+    key_file = announce_admin_key(settings) or settings.data_dir / "admin.key"
     watching = None
     if args.observability:
         try:
@@ -108,7 +117,7 @@ def _up(args: argparse.Namespace, settings: Settings, tls: Tls, url: str) -> int
         if ready.is_set():
             print(
                 f"fichas is up on {url} with {args.instances} instances; "
-                f"admin key in {settings.data_dir / 'admin.key'}; "
+                f"admin key in {key_file}; "
                 "stop with Ctrl+C (SIGTERM), rolling restart with SIGHUP",
                 flush=True,
             )

@@ -8,12 +8,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from api.auth.keys import ensure_admin_key
 from api.cli import VERBS, build_parser, main
 from api.db.engine import build_engine
 from api.db.tables import clientes, pedido_eventos, pedidos, tipos_producao
 from api.domain.busca import folded
 from api.domain.documento import normalize_documento
 from api.settings import Settings
+from backup import manifest
+from proxy.cluster import free_port
+from tests.support import migrated_engine
 
 
 @pytest.fixture
@@ -161,6 +165,43 @@ def test_up_with_a_malformed_listen_says_what_is_expected(
     assert capsys.readouterr().err == (
         "fichas: --listen 8080: must be host:port, e.g. 127.0.0.1:8000\n"
     )
+
+
+def test_up_refuses_to_start_empty_where_backups_of_a_lost_database_exist(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["migrate"]) == 0
+    assert main(["backup", "run"]) == 0
+    [backup] = manifest.complete(data_dir / "backups")
+    (data_dir / "fichas.db").unlink()  # the disk replaced, the file deleted by mistake
+    capsys.readouterr()
+
+    assert main(["up", "--listen", f"127.0.0.1:{free_port()}"]) == 2
+    captured = capsys.readouterr()
+    [line] = captured.err.splitlines()
+    assert line.startswith(f"fichas: refused: there is no database at {data_dir / 'fichas.db'}")
+    assert f"restore it with `fichas restore {backup.id}`" in line
+    assert "fichas up --new-database" in line
+    assert captured.out == ""
+    assert not (data_dir / "fichas.db").exists()  # nothing was created
+
+
+def test_a_new_admin_key_never_overwrites_an_older_key_file(data_dir: Path) -> None:
+    def first_key() -> Path | None:
+        engine = migrated_engine(Settings(data_dir=data_dir))
+        try:
+            return ensure_admin_key(engine, data_dir)
+        finally:
+            engine.dispose()
+
+    assert first_key() == data_dir / "admin.key"
+    kept = (data_dir / "admin.key").read_bytes()
+    assert first_key() is None  # keys exist: nothing made
+    (data_dir / "fichas.db").unlink()  # a new, empty database (e.g. before a restore)
+    made = first_key()
+    assert made == data_dir / "admin-2.key"
+    assert (data_dir / "admin.key").read_bytes() == kept
+    assert made.stat().st_mode & 0o777 == 0o600
 
 
 def test_status_without_a_cluster_says_how_to_start_one(

@@ -6,10 +6,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from sqlalchemy.exc import DBAPIError
+
 from api import __version__
 from api.cli import backup, demo_data, keys, loadtest, migrate, restore, serve, status, up
 from api.cli.private_files import owner_only
-from api.db.engine import StorageError
+from api.db.engine import StorageError, database_problem
 from api.settings import SettingsError
 
 VERBS = (up, status, serve, migrate, keys, demo_data, loadtest, backup, restore)
@@ -37,5 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             result: int = args.run(args)
         except (SettingsError, StorageError) as exc:
             print(f"fichas: {exc}", file=sys.stderr)
+            return 2
+        except DBAPIError as exc:  # unreadable, unreachable, read-only: the operator's to fix
+            print(f"fichas: {database_problem(exc)}", file=sys.stderr)
             return 2
         return result

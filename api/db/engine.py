@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 
 from api.db.writelock import WriteLock
 from api.settings import Settings
@@ -25,6 +26,21 @@ WRITE = "fichas_write"
 
 class StorageError(Exception):
     """The database cannot be used as configured; the message says how to fix it."""
+
+
+def database_problem(exc: DBAPIError) -> str:
+    """What the database said when a command could not use it, in one line, with what to do."""
+    said = (str(exc.orig) or type(exc.orig).__name__).strip().splitlines()[0]
+    if "not a database" in said or "malformed" in said:
+        return (
+            f"the SQLite database cannot be read ({said}): if the file is damaged, restore a "
+            "backup (`fichas backup list`, then `fichas restore <ID>`: it moves the unreadable "
+            "file aside)"
+        )
+    return (
+        f"the database cannot be used ({said}): check FICHAS_DATA_DIR or FICHAS_DATABASE_URL, "
+        "that the server answers, and that this user may write there"
+    )
 
 
 def sqlite_module() -> ModuleType:

@@ -204,6 +204,20 @@ def test_a_new_admin_key_never_overwrites_an_older_key_file(data_dir: Path) -> N
     assert made.stat().st_mode & 0o777 == 0o600
 
 
+@pytest.mark.parametrize("verb", [["migrate"], ["up"], ["keys", "list"]])
+def test_an_unreadable_database_is_one_line_saying_how_to_restore(
+    data_dir: Path, verb: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    (data_dir / "fichas.db").write_bytes(b"not a database at all " * 100)
+    listen = ["--listen", f"127.0.0.1:{free_port()}"] if verb == ["up"] else []
+    assert main([*verb, *listen]) == 2
+    said = capsys.readouterr().err
+    assert "Traceback" not in said
+    line = said.splitlines()[-1]  # `up` may first warn about files open to others
+    assert line.startswith("fichas: the SQLite database cannot be read (file is not a database)")
+    assert "fichas restore <ID>" in line
+
+
 def test_status_without_a_cluster_says_how_to_start_one(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

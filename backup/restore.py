@@ -13,8 +13,6 @@ backup API (a consistent copy even while written), as ``<name>.before-restore-<t
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +28,8 @@ from backup import manifest, sqlite, store
 from backup.archive import decompress
 from backup.manifest import BackupError
 from backup.verify import file_problems, unpacked_problems
-from proxy.cluster import status_path
+from proxy import owner
+from proxy.cluster import cluster_dir
 
 
 class RestoreRefused(BackupError):
@@ -49,18 +48,9 @@ class Restored:
 
 
 def running_cluster(settings: Settings) -> int | None:
-    """The pid of a live ``fichas up`` supervisor on this data directory, if there is one."""
-    try:
-        pid = int(json.loads(status_path(settings).read_text())["supervisor_pid"])
-    except (OSError, ValueError, KeyError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None  # a status file left by a supervisor that was killed
-    except PermissionError:
-        return pid  # alive, another user's
-    return pid
+    """The pid of the ``fichas up`` running on this data directory, if one is (it holds the data
+    dir's lock for its whole life, proxy/owner.py: no status file or pid to go stale)."""
+    return owner.holder(cluster_dir(settings))
 
 
 def lost_database(settings: Settings) -> str | None:

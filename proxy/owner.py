@@ -52,6 +52,24 @@ def own(cluster_dir: Path, data_dir: Path, url: str) -> Ownership:
     return Ownership(descriptor)
 
 
+def holder(cluster_dir: Path) -> int | None:
+    """The pid of the ``fichas up`` that owns the data dir now, or None if none does (0 when one
+    holds the lock but has not written its pid yet)."""
+    try:
+        descriptor = os.open(cluster_dir / LOCK_NAME, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = _holder(descriptor).get("pid", 0)
+            return pid if isinstance(pid, int) else 0
+        return None  # free: nobody holds it (a lock file outlives its holder)
+    finally:
+        os.close(descriptor)
+
+
 def _holder(descriptor: int) -> dict[str, object]:
     try:
         holder: dict[str, object] = json.loads(os.pread(descriptor, 4096, 0) or b"{}")

@@ -3,9 +3,7 @@ running cluster uses unless forced; forced, it reaches connections that hold the
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
+import os
 from contextlib import closing
 from pathlib import Path
 
@@ -19,7 +17,8 @@ from backup import sqlite
 from backup.job import run_backup
 from backup.restore import restore
 from loadtest.target import redis_server
-from proxy.cluster import status_path
+from proxy import owner
+from proxy.cluster import cluster_dir
 from tests.backup.conftest import content
 
 
@@ -52,23 +51,20 @@ def test_refused_while_a_cluster_runs_and_nothing_changes(
     taken = run_backup(sqlite_settings).taken
     database = sqlite.database_file(sqlite_settings)
     before = database.read_bytes()
-    # A live process stands in for the supervisor in the status file `fichas up` writes.
-    supervisor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    # This process stands in for `fichas up`: it takes the data dir as `fichas up` does.
+    ownership = owner.own(cluster_dir(sqlite_settings), sqlite_settings.data_dir, "http://x")
     try:
-        status_path(sqlite_settings).parent.mkdir(parents=True)
-        status_path(sqlite_settings).write_text(json.dumps({"supervisor_pid": supervisor.pid}))
         assert main(["restore", taken.id]) == 1
     finally:
-        supervisor.kill()
-        supervisor.wait()
+        ownership.release()
     err = capsys.readouterr().err
-    assert f"refused: a running cluster (supervisor pid {supervisor.pid})" in err
+    assert f"refused: a running cluster (supervisor pid {os.getpid()})" in err
     assert "--force" in err
     assert database.read_bytes() == before
     assert not list(database.parent.glob("*before-restore*"))
     assert not list(database.parent.glob(".*.tmp"))
 
-    # The supervisor is gone (killed: its status file stays behind): no longer refused.
+    # It let go (as on any exit, kill -9 included; the lock file stays): no longer refused.
     assert main(["restore", taken.id]) == 0
 
 

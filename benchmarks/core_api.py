@@ -586,6 +586,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def alternating_options(
+    parser: argparse.ArgumentParser, name: str, pairs: int, seconds: float
+) -> None:
+    """The options of a benchmark that alternates two sides of 25-PC runs (A B A B …)."""
+    parser.add_argument("--pairs", type=int, default=pairs, help=f"A/B pairs (default {pairs})")
+    parser.add_argument(
+        "--seconds", type=float, default=seconds, help=f"per run (default {seconds:g})"
+    )
+    parser.add_argument("--pcs", type=int, default=25)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / f"{name}-{stamp}.json")
+
+
 def write_report(out: Path, report: dict[str, Any]) -> None:
     """Write a benchmark's results as JSON to ``out`` and say where."""
     out.parent.mkdir(parents=True, exist_ok=True)

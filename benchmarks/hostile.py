@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.core_api import ROOT, write_report
+from benchmarks.core_api import alternating_options, write_report
 from loadtest import k6, report
 from loadtest.attacker import attacking
 from loadtest.target import own_cluster, temporary_keys
@@ -65,12 +65,9 @@ def one_run(url: str, tokens: list[str], args: argparse.Namespace, results: Path
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pairs", type=int, default=2, help="A/B pairs (default 2: A B A B)")
-    parser.add_argument("--seconds", type=float, default=30.0, help="per run (default 30)")
-    parser.add_argument("--pcs", type=int, default=25)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / f"hostile-{stamp}.json")
+    alternating_options(parser, "hostile", pairs=2, seconds=30.0)
     args = parser.parse_args()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")  # names the run's keys
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="fichas-hostile-") as scratch:
         data_dir = Path(scratch)

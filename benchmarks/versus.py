@@ -27,12 +27,11 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from benchmarks.cluster import cpu_by_pid, tree
-from benchmarks.core_api import ROOT, write_report
+from benchmarks.core_api import ROOT, alternating_options, write_report
 from loadtest import k6, report
 from loadtest.target import Target, temporary_keys
 from proxy.cluster import free_port, stop_process
@@ -116,11 +115,7 @@ def one_run(checkout: Path, label: str, args: argparse.Namespace) -> dict[str, A
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", type=Path, required=True, help="the other checkout (A)")
-    parser.add_argument("--pairs", type=int, default=3, help="A/B pairs (default 3)")
-    parser.add_argument("--seconds", type=float, default=20.0, help="per run (default 20)")
-    parser.add_argument("--pcs", type=int, default=25)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / f"versus-{stamp}.json")
+    alternating_options(parser, "versus", pairs=3, seconds=20.0)
     args = parser.parse_args()
     checkouts = {"baseline": args.baseline.resolve(), "this": ROOT}
     runs = [

@@ -82,7 +82,8 @@ def restore(settings: Settings, backup_id: str, *, to: Path | None, force: bool)
             f"pg_restore --clean --if-exists -d <database> {directory / found.file}"
         )
     target = to if to is not None else sqlite.database_file(settings)
-    if to is None and not force and (pid := running_cluster(settings)) is not None:
+    pid = running_cluster(settings) if to is None else None  # a cluster has the target open
+    if pid is not None and not force:
         raise RestoreRefused(
             f"a running cluster (supervisor pid {pid}) uses {target}: stop it first "
             "(`kill -TERM` the pid, or Ctrl+C on `fichas up`), or pass --force to restore into "
@@ -98,8 +99,9 @@ def restore(settings: Settings, backup_id: str, *, to: Path | None, force: bool)
         problems = unpacked_problems(unpacked, found)
         if problems:
             raise BackupError(f"backup {backup_id} is not usable: {'; '.join(problems)}")
-        live = to is None and running_cluster(settings) is not None
-        previous, unreadable = _save_previous(target, settings.db_busy_timeout_ms, live=live)
+        previous, unreadable = _save_previous(
+            target, settings.db_busy_timeout_ms, live=pid is not None
+        )
         sqlite.copy(unpacked, target, settings.db_busy_timeout_ms)
     finally:
         unpacked.unlink(missing_ok=True)

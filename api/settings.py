@@ -10,6 +10,7 @@ import os
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from limits import parse
@@ -117,6 +118,16 @@ class Settings(BaseSettings):
     backup_keep_daily: int = Field(14, ge=0, description="Retention: newest per day, last N.")
     backup_keep_weekly: int = Field(8, ge=0, description="Retention: newest per week, last N.")
     backup_keep_monthly: int = Field(12, ge=0, description="Retention: newest per month, last N.")
+    # Continuous replication of the SQLite database with Litestream (backup/replication.py).
+    replication: bool = Field(
+        True, description="Run Litestream beside the cluster when the database is SQLite."
+    )
+    replica_url: str | None = Field(
+        None,
+        description="Where Litestream replicates to: a folder (another disk, a NAS mount) or an "
+        "s3://, sftp://, gs://, abs://, webdav:// URL; default: <backup_dir>/replica. "
+        "Credentials go in Litestream's own variables (AWS_ACCESS_KEY_ID...), not in the URL.",
+    )
     idempotency_ttl: float = Field(
         86_400.0,
         gt=0,
@@ -158,6 +169,17 @@ class Settings(BaseSettings):
     def _redis_scheme(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("replica_url")
+    @classmethod
+    def _no_password_in_url(cls, value: str | None) -> str | None:
+        # The URL is written into Litestream's configuration and shown by `fichas status`.
+        if value is not None and "://" in value and urlsplit(value).password is not None:
+            raise ValueError(
+                "holds a password: give it to Litestream through its own environment variables "
+                "(or an SFTP key file), not in the URL"
+            )
         return value
 
     @field_validator(

@@ -32,6 +32,11 @@ def connect(path: Path, busy_timeout_ms: int = 5000) -> Any:
     return connection
 
 
+def sidecars(database: Path) -> tuple[Path, Path]:
+    """The write-ahead log and shared-memory index SQLite keeps beside a WAL database."""
+    return database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")
+
+
 def library_version() -> str:
     version: str = sqlite_module().sqlite_version
     return version
@@ -61,19 +66,24 @@ def integrity_problems(path: Path) -> list[str]:
     return [] if answer == ["ok"] else answer
 
 
+def tables(connection: Any) -> list[str]:
+    """The database's own tables, by name: not SQLite's, nor Litestream's bookkeeping
+    (``_litestream_seq``, ``_litestream_lock``, see backup/replication.py)."""
+    return [
+        row[0]
+        for row in connection.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            " AND name NOT LIKE '\\_litestream\\_%' ESCAPE '\\' ORDER BY name"
+        )
+    ]
+
+
 def row_counts(path: Path) -> dict[str, int]:
     with closing(connect(path)) as connection:
-        tables = [
-            row[0]
-            for row in connection.execute(
-                "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-                " ORDER BY name"
-            )
-        ]
         # Names come from the file's own catalogue, quoted: not user input.
         return {
             table: connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # noqa: S608
-            for table in tables
+            for table in tables(connection)
         }
 
 

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from api.settings import Settings, host_and_port
-from backup.metrics import BackupMetrics
+from backup import replication
+from backup.metrics import BackupMetrics, ReplicationMetrics
 from backup.scheduler import BackupScheduler
 from observability.tracing import tracing_configured
 from proxy.caddy import ProxyConfig, Tls, caddy_binary, write_config
@@ -79,9 +80,10 @@ def build_cluster(
     instances: int,
     listen: str,
     tls: Tls,
-    observers: Sequence[Child] = (),
+    companions: Sequence[Child] = (),
 ) -> Supervisor:
-    """``observers``: processes watching the cluster, run beside it (proxy/monitoring.py)."""
+    """``companions``: processes watching the cluster, run beside it (proxy/monitoring.py);
+    Litestream joins them when the database is a SQLite file (backup/replication.py)."""
     ports = [free_port() for _ in range(instances)]
     admin = f"127.0.0.1:{free_port()}"
     directory = cluster_dir(settings)
@@ -122,6 +124,8 @@ def build_cluster(
         health_url=f"http://{admin}/config/",
         scrape=ScrapeTarget("caddy", admin),
     )
+    if replication.replicating(settings):
+        companions = [_litestream(settings, directory), *companions]
     backups = BackupScheduler(settings)
     supervisor = Supervisor(
         children,
@@ -129,7 +133,21 @@ def build_cluster(
         status_path(settings),
         metrics_port=free_port(),
         background=[backups.run],
-        observers=observers,
+        companions=companions,
     )
     supervisor.registry.register(BackupMetrics(settings, lambda: backups.failures))
+    if replication.replicating(settings):
+        supervisor.registry.register(ReplicationMetrics(settings))
     return supervisor
+
+
+def _litestream(settings: Settings, directory: Path) -> Child:
+    address = f"127.0.0.1:{free_port()}"
+    config = replication.write_config(settings, directory / "litestream.yml", address)
+    return Child(
+        name="litestream",
+        argv=replication.replicate_argv(config),
+        env=dict(os.environ),
+        health_url=f"http://{address}/metrics",
+        scrape=ScrapeTarget("litestream", address),
+    )

@@ -10,8 +10,10 @@ runs for ``fichas status`` — all easier to say in forty lines here than in a m
 - SIGTERM/SIGINT stop the proxy first (it stops accepting and lets requests in flight finish),
   then the instances (each drains the same way);
 - SIGHUP restarts the instances one at a time, each healthy again before the next;
-- observers (Prometheus, Alertmanager under ``--observability``) start once the cluster is up
-  and stop last; one that keeps crashing is given up on, the cluster serves on;
+- companions (Litestream, replicating the database; Prometheus and Alertmanager under
+  ``--observability``) start once the cluster is up and stop last, so Litestream ships the
+  instances' last writes; one that keeps crashing is given up on (its alert fires), the cluster
+  serves on;
 - background jobs (the backup scheduler) run beside the processes once they are up, until the
   stop.
 
@@ -137,13 +139,13 @@ class Supervisor:
         crash_window: float = 60.0,
         drain_seconds: float = 15.0,
         background: Sequence[Callable[[], Coroutine[object, object, None]]] = (),
-        observers: Sequence[Child] = (),
+        companions: Sequence[Child] = (),
     ) -> None:
         self.instances = instances
         self.proxy = proxy
-        # Processes that watch the cluster (Prometheus, Alertmanager): started once it is up,
-        # stopped last, and never a reason to stop it.
-        self.observers = list(observers)
+        # Processes beside the cluster (Litestream, Prometheus, Alertmanager): started once it
+        # is up, stopped last, and never a reason to stop it.
+        self.companions = list(companions)
         self.status_path = status_path
         self.metrics_port = metrics_port
         # Shared with what runs beside the supervisor (the backup scheduler adds its metrics).
@@ -160,7 +162,7 @@ class Supervisor:
 
     @property
     def children(self) -> list[Child]:
-        return [*self.instances, self.proxy, *self.observers]
+        return [*self.instances, self.proxy, *self.companions]
 
     @property
     def targets_path(self) -> Path:
@@ -193,11 +195,11 @@ class Supervisor:
         if not await self.proxy.wait_healthy(30):
             self._failure = "the proxy did not come up within 30 s"
             return await self._shutdown()
-        for observer in self.observers:
-            await observer.start()
-        for observer in self.observers:
-            if not await observer.wait_healthy(30):
-                log.warning("%s is not ready after 30 s; the cluster runs on", observer.name)
+        for companion in self.companions:
+            await companion.start()
+        for companion in self.companions:
+            if not await companion.wait_healthy(30):
+                log.warning("%s is not ready after 30 s; the cluster runs on", companion.name)
         self._write_status()
         self._write_targets()
         if ready is not None:
@@ -239,7 +241,7 @@ class Supervisor:
                 f"{child.name} died {len(child.crashes)} times within "
                 f"{self.crash_window:.0f} s (last exit status {code}); giving up"
             )
-            if child in self.observers:  # the cluster serves on, unobserved
+            if child in self.companions:  # the cluster serves on without it
                 log.error("%s; the cluster runs on without it", reason)
                 return None
             self._failure = reason
@@ -268,10 +270,10 @@ class Supervisor:
 
     async def _shutdown(self) -> int:
         self._stopping.set()
-        log.info("stopping: the proxy first, then the instances, then their observers")
+        log.info("stopping: the proxy first, then the instances, then their companions")
         await self.proxy.stop(self.drain_seconds)
         await asyncio.gather(*(i.stop(self.drain_seconds) for i in self.instances))
-        await asyncio.gather(*(o.stop(self.drain_seconds) for o in self.observers))
+        await asyncio.gather(*(o.stop(self.drain_seconds) for o in self.companions))
         self.status_path.unlink(missing_ok=True)
         if self._failure:
             log.error("stopped: %s", self._failure)
@@ -288,7 +290,7 @@ class Supervisor:
             "metrics_url": metrics_url,
             "instances": [i.describe() for i in self.instances],
             "proxy": self.proxy.describe(),
-            "observers": [o.describe() for o in self.observers],
+            "companions": [o.describe() for o in self.companions],
         }
         _write_atomically(self.status_path, status)
 

@@ -1,7 +1,7 @@
 """Fichas' files are the owner's alone: 0700 directories, 0600 files.
 
 The database (and its -wal) holds every order and the key hashes, the data dir the admin key,
-the backups a copy of it all, the cluster folder the alert receivers' credentials.
+the backups and the replica a copy of it all, the cluster folder the alert receivers' credentials.
 
 One umask at the ``fichas`` command's entry makes it so, rather than a mode at each of the places
 that create a file: every child process inherits it, so it also reaches the files we do not write
@@ -24,6 +24,8 @@ from pathlib import Path
 
 from api.db.engine import sqlite_file
 from api.settings import Settings
+from backup.replication import replica_folder
+from backup.sqlite import sidecars
 
 # The umask that leaves no permission to group and others.
 OWNER_ONLY = 0o077
@@ -50,7 +52,9 @@ def _roots(settings: Settings) -> list[Path]:
     candidates = [settings.data_dir, settings.resolved_backup_dir]
     database = sqlite_file(settings)
     if database is not None:
-        candidates += [database.with_name(database.name + end) for end in ("", "-wal", "-shm")]
+        candidates += [database, *sidecars(database)]
+    if (folder := replica_folder(settings)) is not None:
+        candidates.append(folder)
     resolved = list(dict.fromkeys(path.resolve() for path in candidates))
     return [p for p in resolved if not any(p != o and p.is_relative_to(o) for o in resolved)]
 

@@ -1,4 +1,5 @@
-"""``fichas restore ID [--to PATH] [--force]``: put a backup back (see ``backup.restore``)."""
+"""``fichas restore ID | --latest | --at TIME [--to PATH] [--force]``: put the database back from
+a snapshot or from Litestream's replica (see ``backup.restore``)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,23 @@ from pathlib import Path
 
 from api.settings import load_settings
 from backup.manifest import BackupError
-from backup.restore import RestoreRefused, restore
+from backup.replication import point_in_time
+from backup.restore import RestoreRefused, restore, restore_from_replica
 
 
 def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = verbs.add_parser("restore", help="restore the database from a backup")
-    parser.add_argument("id", help="the backup (see `fichas backup list`)")
+    parser = verbs.add_parser("restore", help="restore the database from the replica or a backup")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("id", nargs="?", help="a snapshot (see `fichas backup list`)")
+    source.add_argument(
+        "--latest", action="store_true", help="the replica's newest state (about 1 s old)"
+    )
+    source.add_argument(
+        "--at",
+        metavar="TIME",
+        help="the replica's state at TIME: '2026-12-01 14:03:00' in the factory's time zone "
+        "(FICHAS_TIMEZONE), or '2026-12-01T17:03:00Z' in UTC",
+    )
     parser.add_argument("--to", type=Path, help="restore into this file instead of the database")
     parser.add_argument(
         "--force", action="store_true", help="restore even while a running cluster uses it"
@@ -22,15 +34,23 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
     try:
-        done = restore(load_settings(), args.id, to=args.to, force=args.force)
+        if args.id is not None:
+            done = restore(settings, args.id, to=args.to, force=args.force)
+        else:
+            at = None if args.latest else point_in_time(args.at, settings.timezone)
+            done = restore_from_replica(settings, at=at, to=args.to, force=args.force)
+    except ValueError as exc:
+        print(f"fichas: {exc}", file=sys.stderr)
+        return 2
     except RestoreRefused as exc:
         print(f"fichas: refused: {exc}", file=sys.stderr)
         return 1
     except BackupError as exc:
         print(f"fichas: restore failed: {exc}; nothing was changed", file=sys.stderr)
         return 1
-    print(f"checked backup {done.backup_id}: checksum, integrity_check and row counts match")
+    print(f"checked {done.checked}")
     if done.previous_unreadable:
         print(f"moved the unreadable database it replaces aside as {done.previous}")
     elif done.previous is not None:

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     status = json.loads(path.read_text())
     print(f"supervisor pid {status['supervisor_pid']}, metrics on {status['metrics_url']}")
     print(f"{'process':<12} {'port':>6} {'pid':>8} {'health':<22} {'uptime':>11} {'restarts':>8}")
-    for child in [*status["instances"], status["proxy"], *status.get("observers", [])]:
+    for child in [*status["instances"], status["proxy"], *status.get("companions", [])]:
         port = urlsplit(child["health_url"]).port if child["health_url"] else None
         print(
             f"{child['name']:<12} {port or '-':>6} {child['pid'] or '-':>8} "

@@ -106,7 +106,7 @@ def _up(args: argparse.Namespace, settings: Settings, tls: Tls, url: str) -> int
         instances=args.instances,
         listen=args.listen,
         tls=tls,
-        observers=watching.children if watching else (),
+        companions=watching.children if watching else (),
     )
 
     async def main() -> int:

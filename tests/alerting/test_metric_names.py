@@ -58,7 +58,7 @@ def test_rules_read_only_metrics_that_exist(tmp_path: Path) -> None:
     with own_cluster(tmp_path, 1, tmp_path / "cluster.log"):
         targets = json.loads((tmp_path / "cluster" / "targets.json").read_text())
         jobs = {group["labels"]["job"] for group in targets}
-        assert jobs == {"fichas-api", "caddy", "fichas-supervisor"}, jobs
+        assert jobs == {"fichas-api", "caddy", "litestream", "fichas-supervisor"}, jobs
         available = set(SYNTHETIC)
         for group in targets:
             for address in group["targets"]:

@@ -34,13 +34,7 @@ def add_demo_data(settings: Settings, clientes: int, pedidos: int) -> None:
 def content(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, in rowid order: two databases are equal when these are."""
     with closing(sqlite.connect(path)) as connection:
-        tables = [
-            row[0]
-            for row in connection.execute(
-                "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            )
-        ]
         return {
             table: connection.execute(f'SELECT * FROM "{table}" ORDER BY rowid').fetchall()
-            for table in tables
+            for table in sqlite.tables(connection)
         }

@@ -142,7 +142,7 @@ def test_status_shows_every_process_healthy(cluster: Cluster) -> None:
         check=True,
     ).stdout
     rows = [line.split() for line in shown.splitlines()[2:]]
-    assert [row[0] for row in rows] == ["api-1", "api-2", "api-3", "caddy"]
+    assert [row[0] for row in rows] == ["api-1", "api-2", "api-3", "caddy", "litestream"]
     assert all(row[3] == "healthy" for row in rows), shown
 
 
@@ -172,14 +172,16 @@ def test_targets_file_lists_every_process_prometheus_should_scrape(cluster: Clus
         ("fichas-api", "api-2"),
         ("fichas-api", "api-3"),
         ("caddy", "caddy"),
+        ("litestream", "litestream"),
         ("fichas-supervisor", "supervisor"),
     ]
     addresses = {name: g["targets"][0] for (_, name), g in zip(labels, groups, strict=True)}
     assert all(a.startswith("127.0.0.1:") for a in addresses.values()), addresses
     caddy = _scrape(f"http://{addresses['caddy']}/metrics")
     assert "caddy_reverse_proxy_upstreams_healthy" in caddy
+    assert "litestream_sync_error_count" in _scrape(f"http://{addresses['litestream']}/metrics")
     supervisor = _scrape(f"http://{addresses['supervisor']}/metrics")
-    for name in ("api-1", "api-2", "api-3", "caddy"):
+    for name in ("api-1", "api-2", "api-3", "caddy", "litestream"):
         assert f'fichas_process_up{{process="{name}"}} 1.0' in supervisor
         assert f'fichas_process_restarts_total{{process="{name}"}}' in supervisor
     assert cluster.status()["metrics_url"] == f"http://{addresses['supervisor']}/metrics"

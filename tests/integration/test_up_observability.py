@@ -36,22 +36,24 @@ def test_prometheus_and_alertmanager_run_beside_the_cluster(
             re.findall(r"^(prometheus|alertmanager) on (http://\S+)$", log.read_text(), re.M)
         )
         status = json.loads((tmp_path / "cluster" / "status.json").read_text())
-        observers = {o["name"]: o["pid"] for o in status["observers"]}
-        assert set(urls) == set(observers) == {"prometheus", "alertmanager"}
+        companions = {o["name"]: o["pid"] for o in status["companions"]}
+        assert set(urls) == {"prometheus", "alertmanager"}
+        assert set(companions) == {"litestream", "prometheus", "alertmanager"}
         prometheus = urls["prometheus"]
         up: list[dict[str, object]] = []
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             up = query(
-                prometheus, 'up{job=~"fichas-api|caddy|fichas-supervisor|alertmanager"} == 1'
+                prometheus,
+                'up{job=~"fichas-api|caddy|litestream|fichas-supervisor|alertmanager"} == 1',
             )
-            if len(up) == 4:
+            if len(up) == 5:
                 break
             time.sleep(1)
-        assert len(up) == 4, up
+        assert len(up) == 5, up
         senders = httpx2.get(f"{prometheus}/api/v1/alertmanagers", timeout=5).json()
         active = [a["url"] for a in senders["data"]["activeAlertmanagers"]]
         assert active == [f"{urls['alertmanager']}/api/v2/alerts"]
         rules = httpx2.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"]
         assert any(r["name"] == "FichasAllInstancesDown" for g in rules for r in g["rules"])
-    assert not any(process_alive(pid) for pid in observers.values())
+    assert not any(process_alive(pid) for pid in companions.values())

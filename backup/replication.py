@@ -42,7 +42,7 @@ from __future__ import annotations
 import json
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
@@ -84,6 +84,30 @@ def replica_folder(settings: Settings) -> Path | None:
     """The replica's folder when it is one on this machine (a ``file://`` replica)."""
     url = urlsplit(replica_url(settings))
     return Path(url2pathname(url.path)) if url.scheme == "file" else None
+
+
+class ReplicaInUse(BackupError):
+    """A fresh database would be replicated over a replica that still holds the old one."""
+
+
+def retire_replica(settings: Settings) -> Path | None:
+    """Before ``fichas up --new-database``: a replica of the database being abandoned would
+    have the new one's transactions mixed into its history, so a folder replica is renamed
+    aside (kept, and returned); a remote one is left for the operator (ReplicaInUse)."""
+    if not replicating(settings) or replica_state(settings) is None:
+        return None
+    folder = replica_folder(settings)
+    if folder is None:
+        raise ReplicaInUse(
+            f"{replica_url(settings)} holds a replica of the database being replaced: point "
+            "FICHAS_REPLICA_URL at a new, empty location for the new database (or restore the "
+            "old one with `fichas restore --latest`)"
+        )
+    aside = folder.with_name(
+        f"{folder.name}.before-new-database-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    )
+    folder.rename(aside)
+    return aside
 
 
 def write_config(settings: Settings, path: Path, metrics_address: str) -> Path:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError
 
 from api import __version__
 from api.cli import backup, demo_data, keys, loadtest, migrate, restore, serve, status, up
+from api.cli.disk import write_problem
 from api.cli.private_files import owner_only
 from api.db.engine import StorageError, database_problem
 from api.settings import SettingsError
@@ -42,5 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         except DBAPIError as exc:  # unreadable, unreachable, read-only: the operator's to fix
             print(f"fichas: {database_problem(exc)}", file=sys.stderr)
+            return 2
+        except OSError as exc:  # a read-only or full disk, a folder not ours: theirs to fix
+            if (problem := write_problem(exc)) is None:
+                raise
+            print(f"fichas: {problem}", file=sys.stderr)
             return 2
         return result

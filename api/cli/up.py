@@ -12,6 +12,8 @@ from api.cli import private_files
 from api.cli.migrate import apply_migrations
 from api.cli.serve import announce_admin_key, event_loop_runner
 from api.settings import Settings, load_settings
+from backup.manifest import BackupError
+from backup.replication import retire_replica
 from backup.restore import lost_database
 from observability.logs import configure_logging
 from proxy import owner
@@ -83,6 +85,14 @@ def run(args: argparse.Namespace) -> int:
         if not args.new_database and (lost := lost_database(settings)) is not None:
             print(f"fichas: refused: {lost}", file=sys.stderr)
             return 2
+        if args.new_database:
+            try:
+                aside = retire_replica(settings)
+            except BackupError as exc:
+                print(f"fichas: refused: {exc}", file=sys.stderr)
+                return 2
+            if aside is not None:
+                print(f"kept the replica of the replaced database aside as {aside}", flush=True)
         return _up(args, settings, tls, url)
     finally:
         ownership.release()

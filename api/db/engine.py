@@ -33,9 +33,14 @@ def database_problem(exc: DBAPIError) -> str:
     said = (str(exc.orig) or type(exc.orig).__name__).strip().splitlines()[0]
     if "not a database" in said or "malformed" in said:
         return (
-            f"the SQLite database cannot be read ({said}): if the file is damaged, restore a "
-            "backup (`fichas backup list`, then `fichas restore <ID>`: it moves the unreadable "
-            "file aside)"
+            f"the SQLite database cannot be read ({said}): if the file is damaged, restore it "
+            "from the replica (`fichas restore --latest`) or a backup (`fichas backup list`, "
+            "then `fichas restore <ID>`): either moves the unreadable file aside"
+        )
+    if "readonly" in said or "disk is full" in said or "disk I/O" in said:
+        return (
+            f"the SQLite database cannot be written ({said}): its folder must be on a "
+            "writable filesystem with free space, and owned by this user"
         )
     return (
         f"the database cannot be used ({said}): check FICHAS_DATA_DIR or FICHAS_DATABASE_URL, "

@@ -224,3 +224,22 @@ def test_a_folder_replica_is_a_file_url_and_defaults_under_the_backups(tmp_path:
     nas = load_settings(data_dir=tmp_path, replica_url=str(tmp_path / "nas"))
     assert replication.replica_folder(nas) == tmp_path / "nas"
     assert replication.replica_folder(load_settings(replica_url="s3://bucket/fichas")) is None
+
+
+def test_a_new_database_does_not_write_into_the_old_ones_replica(
+    sqlite_settings: Settings,
+) -> None:
+    with replicating(sqlite_settings):
+        add_cliente(sqlite_settings, "A")
+        caught_up(sqlite_settings)
+    folder = replication.replica_folder(sqlite_settings)
+    assert folder is not None
+    aside = replication.retire_replica(sqlite_settings)
+    assert aside is not None
+    assert aside.name.startswith("replica.before-new-database-")
+    assert not folder.exists()
+    assert replication.replica_state(sqlite_settings) is None  # the new one starts afresh
+    kept = load_settings(replica_url=str(aside))
+    latest = sqlite_settings.data_dir / "old.db"
+    replication.restore_replica(kept, latest, at=None)
+    assert clientes(latest) == ["A"]

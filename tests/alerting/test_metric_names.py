@@ -36,6 +36,7 @@ NOT_NAMES = re.compile(
     r"|\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)"  # label lists
 )
 IDENTIFIER = re.compile(r"(?<![\w.])([a-zA-Z_:][\w:]*)\b(?!\s*\()")
+EXPOSED = re.compile(r"^([a-zA-Z_:][\w:]*)[{ ]", re.MULTILINE)
 KEYWORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
 
 
@@ -51,6 +52,9 @@ def exported(exposition: str) -> set[str]:
     names: set[str] = set()
     for family in text_string_to_metric_families(exposition):
         names.update(family.name + suffix for suffix in SUFFIXES.get(family.type, ("",)))
+    # And the names as written: the parser gives every counter a _total, which Prometheus does
+    # not (Litestream's litestream_sync_error_count is stored as exposed).
+    names.update(EXPOSED.findall(exposition))
     return names
 
 

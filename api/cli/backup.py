@@ -1,4 +1,4 @@
-"""``fichas backup run|list|verify [ID]|prune|schedule``: the backups of the database.
+"""``fichas backup run|list|verify [ID]|prune|schedule|replicate``: the backups of the database.
 
 The scheduler under ``fichas up`` does what ``run`` does, on a timer; the two take turns on
 the backup directory's lock.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from datetime import UTC, datetime
@@ -17,10 +18,10 @@ from prometheus_client import CollectorRegistry
 
 from api.cli.serve import event_loop_runner
 from api.settings import host_and_port, load_settings
-from backup import manifest, store
+from backup import manifest, replication, store
 from backup.job import run_backup
 from backup.manifest import BackupError
-from backup.metrics import BackupMetrics
+from backup.metrics import BackupMetrics, ReplicationMetrics
 from backup.postgres import ToolMissing
 from backup.prune import prune
 from backup.retention import Policy
@@ -54,6 +55,19 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="serve the backup metrics for Prometheus there (default: not served)",
     )
     scheduling.set_defaults(run=_schedule)
+    replicating = actions.add_parser(
+        "replicate",
+        help="run Litestream on the SQLite database until stopped (what `fichas up` runs; for "
+        "deployments without it)",
+    )
+    replicating.add_argument(
+        "--metrics-listen",
+        type=host_and_port,
+        metavar="HOST:PORT",
+        default=("127.0.0.1", 9101),
+        help="where Litestream serves its metrics (default 127.0.0.1:9101)",
+    )
+    replicating.set_defaults(run=_replicate)
 
 
 def megabytes(size: int) -> str:
@@ -132,6 +146,24 @@ def _prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replicate(args: argparse.Namespace) -> int:  # noqa: RET503 - execv does not return
+    settings = load_settings()
+    if not replication.replicating(settings):
+        print(
+            "fichas: nothing to replicate: replication needs a SQLite database file and "
+            "FICHAS_REPLICATION on",
+            file=sys.stderr,
+        )
+        return 2
+    host, port = args.metrics_listen
+    config = replication.write_config(
+        settings, settings.data_dir / "cluster" / "litestream.yml", f"{host}:{port}"
+    )
+    argv = replication.replicate_argv(config)
+    # Litestream in this process's place: the service manager's signals reach it directly.
+    os.execv(argv[0], argv)  # noqa: S606 - our binary, arguments we built
+
+
 def _schedule(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level, settings.instance)
@@ -141,6 +173,8 @@ def _schedule(args: argparse.Namespace) -> int:
         host, port = args.metrics_listen
         registry = CollectorRegistry()
         registry.register(BackupMetrics(settings, lambda: scheduler.failures))
+        if replication.replicating(settings):  # the replica as a restore would find it
+            registry.register(ReplicationMetrics(settings))
         metrics = serve_metrics(registry, port, host)
     try:
         event_loop_runner(_until_stopped(scheduler))

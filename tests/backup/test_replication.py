@@ -8,8 +8,11 @@ lag is measured; a password in the replica URL is refused."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
@@ -243,3 +246,29 @@ def test_a_new_database_does_not_write_into_the_old_ones_replica(
     latest = sqlite_settings.data_dir / "old.db"
     replication.restore_replica(kept, latest, at=None)
     assert clientes(latest) == ["A"]
+
+
+def test_backup_replicate_runs_litestream_for_deployments_without_fichas_up(
+    sqlite_settings: Settings,
+) -> None:
+    port = free_port()
+    env = {**os.environ, "FICHAS_DATA_DIR": str(sqlite_settings.data_dir)}
+    env.pop("FICHAS_DATABASE_URL", None)
+    command = [sys.executable, "-m", "api.cli", "backup", "replicate"]
+    process = subprocess.Popen([*command, "--metrics-listen", f"127.0.0.1:{port}"], env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while replication.replica_state(sqlite_settings) is None:
+            assert process.poll() is None, "it stopped"
+            assert time.monotonic() < deadline, "nothing reached the replica"
+            time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            assert b"litestream_sync_count" in answer.read()
+    finally:
+        stop_process(process, timeout=30)
+    assert process.returncode == 0  # Litestream itself, stopped by SIGTERM
+
+    env["FICHAS_REPLICATION"] = "false"
+    off = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert (off.returncode, off.stderr.count("\n")) == (2, 1), off.stderr
+    assert "nothing to replicate" in off.stderr

@@ -86,6 +86,27 @@ def replica_folder(settings: Settings) -> Path | None:
     return Path(url2pathname(url.path)) if url.scheme == "file" else None
 
 
+def same_disk_warning(settings: Settings) -> str | None:
+    """One line when the replica is a folder on the database's own filesystem (the default):
+    it then survives a deleted or damaged file, not a lost disk. None otherwise."""
+    folder, database = replica_folder(settings), sqlite_file(settings)
+    if not replicating(settings) or folder is None or database is None:
+        return None
+    if _device(folder) != _device(database):
+        return None
+    return (
+        f"fichas: warning: the replica ({folder}) is on the database's own disk: it survives a "
+        "deleted or damaged file, not a lost disk; set FICHAS_REPLICA_URL to a folder on "
+        "another disk or a NAS, or to an sftp:// or s3:// URL"
+    )
+
+
+def _device(path: Path) -> int:
+    """The filesystem ``path`` is (or will be, once created) on."""
+    existing = next(p for p in (path, *path.resolve().parents) if p.exists())
+    return existing.stat().st_dev
+
+
 class ReplicaInUse(BackupError):
     """A fresh database would be replicated over a replica that still holds the old one."""
 

@@ -13,7 +13,7 @@ from api.cli.migrate import apply_migrations
 from api.cli.serve import announce_admin_key, event_loop_runner
 from api.settings import Settings, load_settings
 from backup.manifest import BackupError
-from backup.replication import retire_replica
+from backup.replication import retire_replica, same_disk_warning
 from backup.restore import lost_database
 from observability.logs import configure_logging
 from proxy import owner
@@ -102,6 +102,8 @@ def _up(args: argparse.Namespace, settings: Settings, tls: Tls, url: str) -> int
     configure_logging(settings.log_level, "supervisor")
     if (open_files := private_files.warning(settings)) is not None:
         print(open_files, file=sys.stderr, flush=True)  # once, before anything is created
+    if (exposed := same_disk_warning(settings)) is not None:
+        print(exposed, file=sys.stderr, flush=True)
     print(apply_migrations(settings), flush=True)
     key_file = announce_admin_key(settings) or settings.data_dir / "admin.key"
     watching = None

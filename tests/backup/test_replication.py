@@ -272,3 +272,37 @@ def test_backup_replicate_runs_litestream_for_deployments_without_fichas_up(
     off = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     assert (off.returncode, off.stderr.count("\n")) == (2, 1), off.stderr
     assert "nothing to replicate" in off.stderr
+
+
+def test_a_replica_on_the_databases_own_disk_is_named_at_start(tmp_path: Path) -> None:
+    same = load_settings(data_dir=tmp_path)
+    warning = replication.same_disk_warning(same)
+    assert warning is not None
+    assert warning.startswith(f"fichas: warning: the replica ({tmp_path / 'backups' / 'replica'})")
+    assert "not a lost disk; set FICHAS_REPLICA_URL" in warning
+    other_disk = Path("/dev/shm")  # a tmpfs: another filesystem than the test's tmp dir
+    assert other_disk.stat().st_dev != tmp_path.stat().st_dev
+    elsewhere = load_settings(data_dir=tmp_path, replica_url=str(other_disk / "replica"))
+    assert replication.same_disk_warning(elsewhere) is None
+    assert (
+        replication.same_disk_warning(load_settings(data_dir=tmp_path, replication=False)) is None
+    )
+
+
+def test_pruning_snapshots_leaves_the_replica_alone(
+    sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with replicating(sqlite_settings):
+        add_cliente(sqlite_settings, "A")
+        caught_up(sqlite_settings)
+    before = replication.replica_state(sqlite_settings)
+    for keep in ("HOURLY", "DAILY", "WEEKLY", "MONTHLY"):
+        monkeypatch.setenv(f"FICHAS_BACKUP_KEEP_{keep}", "0")
+    for _ in range(2):
+        assert main(["backup", "run"]) == 0
+    assert main(["backup", "prune"]) == 0
+    assert replication.replica_state(load_settings()) == before
+    latest = sqlite_settings.data_dir / "latest.db"
+    code, _, err = restore("--latest", "--to", str(latest), capsys=capsys)
+    assert code == 0, err
+    assert clientes(latest) == ["A"]

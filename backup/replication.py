@@ -107,19 +107,15 @@ def _device(path: Path) -> int:
     return existing.stat().st_dev
 
 
-class ReplicaInUse(BackupError):
-    """A fresh database would be replicated over a replica that still holds the old one."""
-
-
 def retire_replica(settings: Settings) -> Path | None:
     """Before ``fichas up --new-database``: a replica of the database being abandoned would
     have the new one's transactions mixed into its history, so a folder replica is renamed
-    aside (kept, and returned); a remote one is left for the operator (ReplicaInUse)."""
+    aside (kept, and returned); a remote one is left for the operator (BackupError)."""
     if not replicating(settings) or replica_state(settings) is None:
         return None
     folder = replica_folder(settings)
     if folder is None:
-        raise ReplicaInUse(
+        raise BackupError(
             f"{replica_url(settings)} holds a replica of the database being replaced: point "
             "FICHAS_REPLICA_URL at a new, empty location for the new database (or restore the "
             "old one with `fichas restore --latest`)"

@@ -82,10 +82,11 @@ def run(args: argparse.Namespace) -> int:
         if (problem := listen_problem(args.listen)) is not None:
             print(f"fichas: {problem}", file=sys.stderr)
             return 2
-        if not args.new_database and (lost := lost_database(settings)) is not None:
+        lost = lost_database(settings)
+        if lost is not None and not args.new_database:
             print(f"fichas: refused: {lost}", file=sys.stderr)
             return 2
-        if args.new_database:
+        if lost is not None:  # --new-database: an empty one, on purpose
             try:
                 aside = retire_replica(settings)
             except BackupError as exc:

@@ -9,8 +9,9 @@ How Litestream lives with our writers — read in Litestream 0.5.17's source (db
 by the tests in tests/backup/test_replication.py:
 
 - It keeps a read transaction open on the database at all times, so no other connection's
-  checkpoint can restart the WAL under it, and turns new WAL frames into LTX files every second
-  (``monitor-interval``), shipped to the replica every ``sync-interval`` (1 s here).
+  checkpoint can restart the WAL under it, and turns new WAL frames into LTX files every
+  ``monitor-interval``, shipped to the replica at most every ``sync-interval`` (both a quarter
+  second here, see below).
 - It checkpoints by itself: PASSIVE at 1,000 WAL pages or every minute, TRUNCATE at ~500 MB.
   The instances keep SQLite's own autocheckpoint (PASSIVE at 1,000 pages) so that they never
   depend on Litestream: if it is down, the WAL is still folded back. While Litestream holds its
@@ -56,7 +57,13 @@ from backup import sqlite
 from backup.manifest import BackupError
 from proxy.binaries import bundled
 
-SYNC_INTERVAL = "1s"
+# How often Litestream looks for new WAL frames, and the least time between two shipments to
+# the replica. A commit waits up to one of each: at 1 s each (Litestream's defaults) the drill
+# lost, once in five, orders acknowledged 1.02 s before the kill; at a quarter second each the
+# worst case is half a second (docs/BENCHMARKS.md). At most 4 uploads a second while writes
+# go on, none while idle.
+MONITOR_INTERVAL = "250ms"
+SYNC_INTERVAL = "250ms"
 # Listing a remote replica is one request; a replica that does not answer in this long is
 # reported as unreadable rather than stalling whoever asked (a scrape, a restore).
 LIST_TIMEOUT_SECONDS = 20
@@ -136,6 +143,7 @@ def write_config(settings: Settings, path: Path, metrics_address: str) -> Path:
         "dbs": [
             {
                 "path": str(database.resolve()),
+                "monitor-interval": MONITOR_INTERVAL,
                 "replica": {"url": replica_url(settings), "sync-interval": SYNC_INTERVAL},
             }
         ],

@@ -193,3 +193,16 @@ def process_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def run_fichas(
+    data_dir: Path, *arguments: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``fichas ARGUMENTS`` in a process of its own on the SQLite database of ``data_dir``, as an
+    operator runs it; its exit status and output, whatever they are."""
+    env = {**os.environ, "FICHAS_DATA_DIR": str(data_dir)}
+    env.pop("FICHAS_DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *arguments],
+        env=env, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip

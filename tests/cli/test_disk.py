@@ -4,13 +4,13 @@ does), remounted read-only or filled to the last byte."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support import run_fichas
 
 
 @pytest.fixture
@@ -20,19 +20,10 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     mount_point.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount_point)], check=True)
     try:
-        assert _fichas(mount_point, "migrate").returncode == 0
+        assert run_fichas(mount_point, "migrate").returncode == 0
         yield mount_point
     finally:
         subprocess.run(["umount", "--lazy", str(mount_point)], check=True)
-
-
-def _fichas(data_dir: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "FICHAS_DATA_DIR": str(data_dir)}
-    env.pop("FICHAS_DATABASE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "api.cli", *arguments],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
 
 
 def _one_line(done: subprocess.CompletedProcess[str]) -> str:
@@ -44,7 +35,7 @@ def _one_line(done: subprocess.CompletedProcess[str]) -> str:
 @pytest.mark.parametrize("verb", [["up", "--listen", "127.0.0.1:0"], ["restore", "--latest"]])
 def test_a_read_only_data_dir_is_one_line(small_disk: Path, verb: list[str]) -> None:
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
-    line = _one_line(_fichas(small_disk, *verb))
+    line = _one_line(run_fichas(small_disk, *verb))
     assert line.startswith(f"fichas: cannot write {small_disk}/"), line
     assert "(Read-only file system): the filesystem is mounted read-only: remount it" in line
 
@@ -55,5 +46,5 @@ def test_a_full_data_dir_is_one_line(small_disk: Path) -> None:
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert "No space left on device" in filled.stderr
-    line = _one_line(_fichas(small_disk, "up", "--listen", "127.0.0.1:0"))
+    line = _one_line(run_fichas(small_disk, "up", "--listen", "127.0.0.1:0"))
     assert "(No space left on device): the disk is full: free some space" in line, line

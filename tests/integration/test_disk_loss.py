@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from contextlib import closing
 from pathlib import Path
@@ -22,7 +21,7 @@ import httpx2
 from backup import sqlite
 from loadtest.orders import OrderWriters
 from tests.integration.test_cluster import Cluster, running_cluster
-from tests.support import metric
+from tests.support import metric, run_fichas
 
 PCS = 25
 THINK_SECONDS = 0.05  # between one PC's orders: ~25 × 15 writes/s, well within one host's pace
@@ -45,15 +44,6 @@ def _pedidos(database: Path) -> set[int]:
         return {row[0] for row in connection.execute("SELECT id FROM pedidos")}
 
 
-def _fichas(data_dir: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "FICHAS_DATA_DIR": str(data_dir)}
-    env.pop("FICHAS_DATABASE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "api.cli", *arguments],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-
-
 def test_a_lost_disk_loses_no_order_acknowledged_a_second_before(tmp_path: Path) -> None:
     database = tmp_path / "fichas.db"
     with running_cluster(tmp_path, "--instances", "2") as cluster:
@@ -69,12 +59,12 @@ def test_a_lost_disk_loses_no_order_acknowledged_a_second_before(tmp_path: Path)
     for part in (database, *sqlite.sidecars(database)):
         part.unlink(missing_ok=True)
     subprocess.run(["rm", "-rf", str(tmp_path / ".fichas.db-litestream")], check=True)
-    refused = _fichas(tmp_path, "up", "--listen", "127.0.0.1:1")
+    refused = run_fichas(tmp_path, "up", "--listen", "127.0.0.1:1")
     assert refused.returncode == 2  # no silent fresh start: it points at the replica
     assert "`fichas restore --latest`" in refused.stderr, refused.stderr
 
     started = time.monotonic()
-    restored = _fichas(tmp_path, "restore", "--latest")
+    restored = run_fichas(tmp_path, "restore", "--latest")
     assert restored.returncode == 0, restored.stderr
     restore_seconds = time.monotonic() - started
     present = _pedidos(database)
@@ -120,7 +110,7 @@ def test_litestream_killed_under_load_is_restarted_and_its_replica_misses_nothin
             time.sleep(0.5)
         assert metric(exposition, 'fichas_process_restarts_total{process="litestream"}') == 1
         replica = tmp_path / "from-replica.db"
-        restored = _fichas(tmp_path, "restore", "--latest", "--to", str(replica))
+        restored = run_fichas(tmp_path, "restore", "--latest", "--to", str(replica))
         assert restored.returncode == 0, restored.stderr
     missing = set(acknowledged.at) - _pedidos(replica)
     assert not missing, f"{len(missing)} of {len(acknowledged.at)} orders not in the replica"

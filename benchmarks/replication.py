@@ -9,7 +9,8 @@
 - ``rto``: the same restore on a large database (100,000 pedidos by default), beside the
   restore of an hourly snapshot of it, for scale.
 - ``cost``: the ``pcs`` load (25 PCs, think 0, k6) on a cluster without replication (A) and one
-  with it (B), both running, loaded in turn A B A B …: req/s and p99, and the ratios B/A.
+  with it (B), both running, loaded in turn A B A B …: req/s, p99 and the CPU per request of
+  the instances, Caddy and Litestream (from ``/proc``), and the ratios B/A.
 - ``growth``: the ``pcs`` load for some minutes on one cluster, sampling every minute the
   replica's size and Litestream's sync time (from its own /metrics), to give them per hour.
 
@@ -44,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from backup import manifest, sqlite
-from benchmarks.core_api import ROOT, alternating_options, write_report
+from benchmarks.core_api import ROOT, alternating_options, cpu_seconds, write_report
 from loadtest import k6, report
 from loadtest.orders import OrderWriters
 from loadtest.target import Target, own_cluster, temporary_keys
@@ -204,14 +205,33 @@ def _cluster(data_dir: Path, replication: bool) -> Iterator[Target]:
             os.environ["FICHAS_REPLICATION"] = before
 
 
+def _cpu(target: Target) -> dict[str, float]:
+    """CPU seconds so far of the cluster's processes, by group: the instances, Caddy, and
+    Litestream when it runs."""
+    status = _status(target)
+    groups = {
+        "instances": [i["pid"] for i in status["instances"]],
+        "caddy": [status["proxy"]["pid"]],
+    }
+    groups |= {c["name"]: [c["pid"]] for c in status["companions"]}
+    return {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in groups.items()}
+
+
 def _pcs_run(
     target: Target, tokens: list[str], seconds: float, results: Path, pcs: int = PCS
 ) -> dict[str, Any]:
+    """One ``pcs`` run: req/s, success, latency, and CPU ms per request of each group."""
     load = k6.Load(target.url, tokens, pcs, seconds, 0.0)
+    before = _cpu(target)
     with k6.running(load, LENIENT, results, lambda *_: None) as finish:
         run = finish()
+    after = _cpu(target)
     total = report.run_figures(run)["total"]
-    return {key: total[key] for key in ("req_per_s", "success_pct", "p50_ms", "p95_ms", "p99_ms")}
+    figures = {k: total[k] for k in ("req_per_s", "success_pct", "p50_ms", "p95_ms", "p99_ms")}
+    requests = total["req_per_s"] * seconds
+    for group, spent in after.items():
+        figures[f"{group}_cpu_ms_per_request"] = round(1000 * (spent - before[group]) / requests, 3)
+    return figures
 
 
 def cost(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
@@ -237,6 +257,10 @@ def cost(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
                for k in ("req_per_s", "p99_ms")}
         for side in "AB"
     }  # fmt: skip
+    for side in "AB":
+        median[side]["instances_cpu_ms_per_request"] = statistics.median(
+            r["instances_cpu_ms_per_request"] for r in runs if r["side"] == side
+        )
     ratios = {
         "req_per_s_B_over_A": round(median["B"]["req_per_s"] / median["A"]["req_per_s"], 3),
         "p99_B_over_A": round(median["B"]["p99_ms"] / median["A"]["p99_ms"], 3),

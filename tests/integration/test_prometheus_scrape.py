@@ -22,7 +22,7 @@ def test_prometheus_scrapes_every_process_and_records_the_slis(tmp_path: Path) -
         for _ in range(20):  # some traffic to record
             assert httpx2.get(f"{cluster.url}/health").status_code == 200
         wanted = {
-            "up": 'count(up{job=~"fichas-api|caddy|fichas-supervisor"} == 1)',
+            "up": 'count(up{job=~"fichas-api|caddy|litestream|fichas-supervisor"} == 1)',
             "requests": 'sum(fichas_http_requests_total{route="/health"})',
             "sli": "fichas:http_requests:rate5m",
             "processes": "sum(fichas_process_up)",
@@ -31,10 +31,11 @@ def test_prometheus_scrapes_every_process_and_records_the_slis(tmp_path: Path) -
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             seen = {name: query(url, expr) for name, expr in wanted.items()}
-            if all(seen.values()) and float(seen["up"][0]["value"][1]) == 4:
+            if all(seen.values()) and float(seen["up"][0]["value"][1]) == 5:
                 break
             time.sleep(1)
         assert all(seen.values()), seen
-        assert float(seen["up"][0]["value"][1]) == 4  # 2 instances, Caddy, the supervisor
-        assert float(seen["processes"][0]["value"][1]) == 3  # what the supervisor runs
+        # 2 instances, Caddy, Litestream, the supervisor
+        assert float(seen["up"][0]["value"][1]) == 5
+        assert float(seen["processes"][0]["value"][1]) == 4  # what the supervisor runs
         assert float(seen["requests"][0]["value"][1]) >= 20

@@ -1,3 +1,6 @@
 """Fichas: the production-order API that the shop-floor PCs talk to."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+# One source: the package's metadata (pyproject.toml), as /metrics reports it too.
+__version__ = version("fichas")

@@ -39,7 +39,8 @@ class Settings(BaseSettings):
         "api",
         max_length=64,
         pattern=r"^[A-Za-z0-9._:-]+$",
-        description="This instance's name, in the X-Served-By header (and, later, logs).",
+        description="This instance's name: in its log lines and metrics (and in X-Served-By "
+        "when debugging).",
     )
     log_level: LogLevel = "info"
     db_threads: int = Field(

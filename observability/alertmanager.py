@@ -5,7 +5,8 @@ Alertmanager expands no environment variables, and the Debian package's version 
 no webhook URL from a file, so the receivers are written in here. The placeholders are plain
 values (``….invalid``) that keep the checked-in file valid for ``amtool check-config``; each is
 replaced as a whole quoted YAML scalar by a JSON string, which YAML reads back unchanged
-whatever characters the value holds. PyYAML is only a development dependency, hence text.
+whatever characters the value holds. Text rather than a YAML round trip: the rendered file keeps
+the checked-in one's comments and order, which whoever reads it on the host needs.
 
     python -m observability.alertmanager /etc/alertmanager/alertmanager.yml
 """

@@ -2,7 +2,8 @@
 
 A small asyncio supervisor rather than a process manager (supervisord, circus): it has to start
 processes in an order, drain them in another, restart instances one at a time and write what it
-runs for ``fichas status`` — all easier to say in forty lines here than in a manager's config.
+runs for ``fichas status`` — all easier to say in a few hundred lines of Python here than in a
+manager's configuration.
 
 - a process that dies unasked is restarted after a backoff (0.5 s, doubling, at most 10 s);
   after ``crash_limit`` deaths within ``crash_window`` seconds the supervisor gives up: it stops

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -15,6 +16,33 @@ from api.settings import Settings
 from tests.support import make_token, migrated_engine, postgres_reachable, throwaway_postgres, wipe
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+TESTS = Path(__file__).parent
+# Modules outside tests/integration/ whose every test starts real processes of its own.
+INTEGRATION_MODULES = {
+    "alerting/test_drill.py", "alerting/test_metric_names.py", "backup/test_replication.py",
+    "backup/test_snapshot.py", "cli/test_disk.py", "deploy/test_compose_environment.py",
+    "docs/test_guides.py", "loadtest/test_loadtest.py", "security/test_files.py",
+    "security/test_fuzz_proxy.py", "security/test_hostile.py", "security/test_keys.py",
+    "security/test_proxy.py", "security/test_secrets.py",
+}  # fmt: skip
+# Modules whose every test takes seconds without a server of its own (property-based runs,
+# promtool over every rule, a process per benchmark script).
+SLOW_MODULES = {
+    "alerting/test_rules.py", "contract/test_openapi_contract.py",
+    "docs/test_benchmark_commands.py",
+}  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """tests/integration/ and the modules above are integration tests, and every integration
+    test is slow; single slow tests elsewhere say so with ``@pytest.mark.slow``.
+    ``uv run pytest -m "not slow"`` is the quick loop (README)."""
+    for item in items:
+        module = item.path.relative_to(TESTS).as_posix()
+        if module.startswith("integration/") or module in INTEGRATION_MODULES:
+            item.add_marker(pytest.mark.integration)
+        if module in SLOW_MODULES or item.get_closest_marker("integration") is not None:
+            item.add_marker(pytest.mark.slow)
 
 
 def require_postgres() -> None:

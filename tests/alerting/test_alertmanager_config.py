@@ -35,6 +35,7 @@ def amtool(*args: str) -> str:
     return done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_amtool_accepts_the_checked_in_configuration() -> None:
     checked = amtool("check-config", str(SOURCE))
     assert "SUCCESS" in checked

@@ -39,6 +39,7 @@ def postgres_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
         yield settings
 
 
+@pytest.mark.slow
 def test_pg_dump_backup_with_manifest_verified_and_restorable(
     postgres_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,6 +10,7 @@ import sys
 import time
 
 import httpx2
+import pytest
 
 from api.settings import Settings
 from backup import manifest
@@ -17,6 +18,7 @@ from proxy.cluster import free_port
 from tests.support import metric
 
 
+@pytest.mark.slow
 def test_schedule_backs_up_at_once_and_serves_its_metrics(sqlite_settings: Settings) -> None:
     port = free_port()
     argv = [sys.executable, "-m", "api.cli", "backup", "schedule",

@@ -22,6 +22,7 @@ async def _run_for(scheduler: BackupScheduler, seconds: float) -> None:
     await asyncio.gather(task, return_exceptions=True)
 
 
+@pytest.mark.slow
 def test_a_backup_at_start_up_then_every_interval(sqlite_settings: Settings) -> None:
     settings = sqlite_settings.model_copy(update={"backup_interval": 1.5})
     scheduler = BackupScheduler(settings)
@@ -35,6 +36,7 @@ def test_a_backup_at_start_up_then_every_interval(sqlite_settings: Settings) -> 
     assert scheduler.failures == 0
 
 
+@pytest.mark.slow
 def test_a_fresh_backup_defers_the_first_run(sqlite_settings: Settings) -> None:
     taken = run_backup(sqlite_settings).taken
     scheduler = BackupScheduler(sqlite_settings)  # interval: one hour
@@ -44,6 +46,7 @@ def test_a_fresh_backup_defers_the_first_run(sqlite_settings: Settings) -> None:
     assert manifest.every_manifest(sqlite_settings.resolved_backup_dir) == [taken]
 
 
+@pytest.mark.slow
 def test_failures_are_retried_and_counted(tmp_path: Path) -> None:
     broken = Settings(data_dir=tmp_path / "nothing-here")  # no database to back up
     scheduler = BackupScheduler(broken, tries=3, first_retry_seconds=0.05)

@@ -85,6 +85,7 @@ def _breaker_open(api: TestClient) -> bool:
     )
 
 
+@pytest.mark.slow
 def test_a_dead_redis_is_bypassed_then_used_again(api: TestClient, redis: RedisServer) -> None:
     cliente = new_cliente(api)
     path = f"/clientes/{cliente['id']}"

@@ -58,6 +58,7 @@ def test_a_second_writer_waits_until_the_first_lets_go(path: Path) -> None:
     second.close()
 
 
+@pytest.mark.slow
 def test_a_holder_that_dies_releases_the_lock(path: Path) -> None:
     argv = [sys.executable, "-c", HOLD, str(path)]
     with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as holder:
@@ -75,6 +76,7 @@ def test_a_holder_that_dies_releases_the_lock(path: Path) -> None:
             holder.kill()
 
 
+@pytest.mark.slow
 def test_the_apps_writes_take_the_lock_and_reads_do_not(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, db_busy_timeout_ms=300)
     engine = migrated_engine(settings)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 import yaml
 
 from deploy.compose_caddyfile import CADDYFILE, COMPOSE_PROXY
@@ -38,6 +39,7 @@ def healthcheck_port(service: str) -> int:
     return port(url)
 
 
+@pytest.mark.slow
 def test_the_caddyfile_is_the_projects_rendering_and_caddy_accepts_it(tmp_path: Path) -> None:
     mounted = container_file("proxy", "/etc/caddy/Caddyfile")
     assert mounted == CADDYFILE
@@ -89,6 +91,7 @@ def test_prometheus_scrapes_every_api_instance_by_name() -> None:
     ]
 
 
+@pytest.mark.slow
 def test_alertmanager_config_rendered_from_the_compose_environment_passes_amtool(
     tmp_path: Path,
 ) -> None:

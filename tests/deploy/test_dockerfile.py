@@ -39,6 +39,7 @@ def stages(text: str) -> dict[str, list[tuple[str, str]]]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.name)
 def test_hadolint_finds_nothing(dockerfile: Path) -> None:
     try:

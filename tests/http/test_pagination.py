@@ -39,6 +39,7 @@ def test_a_cursor_past_every_id_is_the_end(api: TestClient) -> None:
         assert page.json() == {"items": [], "next_cursor": None}
 
 
+@pytest.mark.slow
 @settings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

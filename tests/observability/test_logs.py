@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import pytest
 
 from api.settings import Settings
 from tests.support import make_token, migrated_engine, running_server
@@ -21,6 +22,7 @@ def _json_lines(path: Path) -> list[dict[str, Any]]:
     return lines
 
 
+@pytest.mark.slow
 def test_every_request_is_one_json_access_line(tmp_path: Path) -> None:
     engine = migrated_engine(Settings(data_dir=tmp_path))
     token = make_token(engine, "pc-logs", ["read", "write"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from starlette.testclient import TestClient
 
 from api.app import create_app
@@ -34,6 +35,7 @@ def test_requests_are_counted_by_route_template(api: TestClient) -> None:
     assert_promtool_accepts(text)
 
 
+@pytest.mark.slow
 def test_random_paths_and_methods_add_no_series(api: TestClient) -> None:
     for method in ("GET", "POST", "BREW"):  # each kind of answer seen once
         api.request(method, "/no-such-thing")

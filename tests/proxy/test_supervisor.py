@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from proxy.supervisor import Child, Supervisor
 
 
@@ -19,6 +21,7 @@ STAYS_UP = "import time; time.sleep(60)"
 DIES_SOON = "import sys, time; time.sleep(0.3); sys.exit(3)"
 
 
+@pytest.mark.slow
 def test_a_process_that_keeps_dying_is_restarted_then_given_up_on(tmp_path: Path) -> None:
     flaky, proxy = _child("api-1", DIES_SOON), _child("caddy", STAYS_UP)
     supervisor = Supervisor(

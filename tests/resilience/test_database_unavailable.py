@@ -48,6 +48,7 @@ def _state(client: httpx2.Client, state: str) -> float:
     return metric(client.get("/metrics").text, series)
 
 
+@pytest.mark.slow
 def test_writes_fail_fast_while_the_database_is_locked_then_recover(
     server: tuple[httpx2.Client, Path],
 ) -> None:

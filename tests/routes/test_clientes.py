@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, event
 from starlette.testclient import TestClient
 
@@ -186,6 +187,7 @@ def test_the_cidade_filter_follows_changes(api: TestClient) -> None:
     assert api.get("/clientes?cidade=goiânia").json()["items"] == []
 
 
+@pytest.mark.slow
 def test_the_cidade_filter_is_served_by_an_index(api: TestClient, engine: Engine) -> None:
     # One cliente in 40 is in Belém: rare enough that PostgreSQL's planner, given the choice,
     # reads the cidade index rather than walking the primary key and filtering.

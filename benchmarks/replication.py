@@ -49,6 +49,7 @@ from benchmarks.core_api import ROOT, alternating_options, cpu_seconds, write_re
 from loadtest import k6, report
 from loadtest.orders import OrderWriters
 from loadtest.target import Target, own_cluster, temporary_keys
+from proxy.supervisor import targets_beside
 
 PCS = 25
 DRILL_SECONDS = 20
@@ -316,7 +317,7 @@ def growth(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
 
 def _scrape_address(target: Target, job: str) -> str:
     assert target.status_path is not None
-    groups = json.loads(target.status_path.with_name("targets.json").read_text())
+    groups = json.loads(targets_beside(target.status_path).read_text())
     [address] = [g["targets"][0] for g in groups if g["labels"]["job"] == job]
     return str(address)
 

@@ -38,7 +38,7 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument(
         "--new-database",
         action="store_true",
-        help="start on an empty database even though backups of a lost one exist",
+        help="start on an empty database even though a replica or backups of a lost one exist",
     )
     parser.add_argument(
         "--observability",

@@ -9,6 +9,7 @@ lag is measured; a password in the replica URL is refused."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -124,7 +125,7 @@ def test_replication_carries_on_after_a_point_in_time_restore_and_after_a_lost_d
     for lost in (database, *sqlite.sidecars(database)):
         lost.unlink()
     for local_state in database.parent.glob(f".{database.name}-litestream"):
-        subprocess.run(["rm", "-rf", str(local_state)], check=True)
+        shutil.rmtree(local_state)
     assert "`fichas restore --latest`" in (lost_database(sqlite_settings) or "")
     code, out, err = restore("--latest", capsys=capsys)
     assert code == 0, err

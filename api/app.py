@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from zoneinfo import ZoneInfo
@@ -19,12 +20,12 @@ from api.auth.guard import Authenticator
 from api.auth.revocations import Revocations
 from api.cache.responses import ResponseCache
 from api.cache.store import RedisStore, redis_breaker, redis_pool
+from api.data.idempotency_pruning import keep_pruning
 from api.db.engine import build_engine, threads, write_lock
 from api.db.gateway import Database, DatabaseUnavailable
+from api.db.guards import database_guards
 from api.db.migrate import ensure_current
 from api.domain.errors import DomainError
-from api.http.context import Services
-from api.http.idempotency_pruning import keep_pruning
 from api.http.middleware import (
     BodyLimitMiddleware,
     ForwardedForMiddleware,
@@ -32,22 +33,35 @@ from api.http.middleware import (
 )
 from api.http.problems import (
     Problem,
-    handle_database_unavailable,
     handle_domain_error,
     handle_http_exception,
     handle_problem,
     handle_unexpected,
+    problem_response,
 )
 from api.openapi import build_openapi
-from api.resilience.guards import database_guards
 from api.resilience.ratelimit import RateLimiter
 from api.resilience.shedding import LoadShedMiddleware
+from api.routes.context import Services
 from api.routes.operation import build_routes
 from api.routes.table import all_operations
-from api.settings import Settings
+from fichas.settings import Settings
 from observability.metrics import build_metrics, metrics_response
 from observability.requests import ObservedRequestsMiddleware
 from observability.tracing import RequestSpans, trace_redis, trace_statements, tracer_provider
+
+
+async def handle_database_unavailable(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DatabaseUnavailable)
+    problem = Problem(
+        503,
+        "database-unavailable",
+        "The database cannot answer now",
+        f"{exc}; try again shortly (a write that timed out may still have been applied: "
+        "retry it with the same Idempotency-Key)",
+        headers={"Retry-After": str(math.ceil(exc.retry_after))},
+    )
+    return problem_response(request, problem)
 
 
 def create_app(settings: Settings) -> Starlette:

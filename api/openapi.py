@@ -7,10 +7,10 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from api import __version__
-from api.http import idempotency
+from api.routes import idempotency
 from api.routes.operation import Operation
 from api.schemas.common import ProblemBody
+from fichas import __version__
 
 _REF = "#/components/schemas/{model}"
 

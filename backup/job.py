@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from api.db.engine import is_sqlite
-from api.settings import Settings
 from backup import manifest, offsite, postgres, snapshot, store
 from backup.manifest import BackupError, Manifest
 from backup.prune import prune
 from backup.retention import Policy
 from backup.verify import verify
+from fichas.settings import Settings
 
 
 @dataclass

@@ -16,9 +16,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from api.db.engine import is_sqlite
-from api.settings import Settings
 from backup import manifest, replication, sqlite
 from backup.manifest import BackupError
+from fichas.settings import Settings
 
 log = logging.getLogger("fichas.backup")
 

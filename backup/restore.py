@@ -24,16 +24,14 @@ from pathlib import Path
 from redis import Redis
 from redis.exceptions import RedisError
 
-from api.cache.responses import generation_key
+from api.cache.responses import FAMILIES, generation_key
 from api.db.engine import is_sqlite, sqlite_file, sqlite_module
-from api.routes.table import all_operations
-from api.settings import Settings
 from backup import manifest, replication, sqlite, store
 from backup.archive import decompress
 from backup.manifest import BackupError
 from backup.verify import file_problems, unpacked_problems
-from proxy import owner
-from proxy.cluster import cluster_dir
+from fichas import owner
+from fichas.settings import Settings
 
 
 class RestoreRefused(BackupError):
@@ -53,8 +51,8 @@ class Restored:
 
 def running_cluster(settings: Settings) -> int | None:
     """The pid of the ``fichas up`` running on this data directory, if one is (it holds the data
-    dir's lock for its whole life, proxy/owner.py: no status file or pid to go stale)."""
-    return owner.holder(cluster_dir(settings))
+    dir's lock for its whole life, fichas/owner.py: no status file or pid to go stale)."""
+    return owner.holder(settings.cluster_dir)
 
 
 def lost_database(settings: Settings) -> str | None:
@@ -188,10 +186,9 @@ def _forget_cached_answers(settings: Settings) -> str:
     family's generation, as a write does, so that no instance serves an answer from before."""
     if settings.redis_url is None:
         return "none"
-    families = sorted({op.cached for op in all_operations() if op.cached})
     try:
         with Redis.from_url(settings.redis_url, socket_timeout=5) as client:
-            for family in families:
+            for family in FAMILIES:
                 client.incr(generation_key(family))
     except RedisError as exc:
         return f"NOT emptied ({exc}): cached answers may be stale for up to the cache TTL"

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from api.settings import Settings
+from fichas.settings import Settings
 
 Period = tuple[int, ...]  # comparable, so periods sort newest first
 

@@ -17,9 +17,9 @@ import time
 import backoff
 from backoff.types import Details
 
-from api.settings import Settings
 from backup import manifest
 from backup.job import Report, run_backup
+from fichas.settings import Settings
 
 log = logging.getLogger("fichas.backup")
 

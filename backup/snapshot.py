@@ -11,10 +11,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from api.settings import Settings
 from backup import manifest, sqlite, store
 from backup.archive import compress
 from backup.manifest import BackupError, Manifest
+from fichas.settings import Settings
 
 SUFFIX = ".sqlite.zst"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from api.db.engine import is_sqlite, sqlite_file, sqlite_module
-from api.settings import Settings
 from backup.manifest import BackupError
+from fichas.settings import Settings
 
 
 def database_file(settings: Settings) -> Path:

@@ -38,11 +38,11 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-from api.settings import Settings
 from backup import snapshot, sqlite
 from backup.job import run_backup
 from backup.restore import restore
 from benchmarks import core_api
+from fichas.settings import Settings
 
 CLIENTES, PEDIDOS = 10_000, 100_000
 POST = next(e for e in core_api.ENDPOINTS if e.mode == "pedido")

@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import core_api
-from proxy.cluster import free_port, stop_process
+from fichas.processes import free_port, stop_process
 
 ENDPOINTS = tuple(e for e in core_api.ENDPOINTS if e.name.startswith("GET /clientes"))
 TARGET_ENDPOINT = "GET /clientes?limit=50"

@@ -50,7 +50,7 @@ from typing import Any
 
 from pysqlite3 import dbapi2 as sqlite
 
-from proxy.cluster import free_port, stop_process
+from fichas.processes import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA_SCRIPT = Path(__file__).resolve().parent / "wrk" / "fichas.lua"

@@ -53,7 +53,7 @@ CONFIGS = (
 
 def one_run(config: Config, otlp: str, duration: str, results: Path) -> dict[str, Any]:
     env = {**os.environ, **{k: v.format(otlp=otlp) for k, v in config.env.items()}}
-    argv = [sys.executable, "-m", "api.cli", "loadtest", "--scenario", "pcs", "--pcs", "25",
+    argv = [sys.executable, "-m", "fichas.cli", "loadtest", "--scenario", "pcs", "--pcs", "25",
             "--duration", duration, "--results", str(results)]  # fmt: skip
     subprocess.run(argv, env=env, cwd=ROOT, check=False, stdout=subprocess.DEVNULL)  # noqa: S603
     summary: dict[str, Any] = json.loads((results / "summary.json").read_text())

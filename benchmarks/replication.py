@@ -62,7 +62,7 @@ def _fichas(data_dir: Path, *arguments: str) -> float:
     env.pop("FICHAS_DATABASE_URL", None)
     started = time.monotonic()
     subprocess.run(  # noqa: S603 - our own command
-        [sys.executable, "-m", "api.cli", *arguments],
+        [sys.executable, "-m", "fichas.cli", *arguments],
         env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     return time.monotonic() - started

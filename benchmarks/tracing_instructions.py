@@ -127,7 +127,7 @@ def child(config: str, sessions: int) -> None:
     from opentelemetry.sdk.trace import TracerProvider
 
     import api.app
-    from api.settings import Settings
+    from fichas.settings import Settings
     from observability.tracing import tracer_provider
     from tests.support import make_token, migrated_engine
 

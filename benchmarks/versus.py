@@ -32,9 +32,9 @@ from typing import Any
 
 from benchmarks.cluster import cpu_by_pid, tree
 from benchmarks.core_api import ROOT, alternating_options, write_report
+from fichas.processes import free_port, stop_process
 from loadtest import k6, report
 from loadtest.target import Target, temporary_keys
-from proxy.cluster import free_port, stop_process
 
 LENIENT = k6.Slo(success=0.0, p95_ms=60_000, p99_ms=60_000)  # measure; compare afterwards
 

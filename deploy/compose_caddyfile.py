@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api.settings import Settings
+from fichas.settings import Settings
 from proxy.caddy import ProxyConfig
 
 CADDYFILE = Path(__file__).parent / "caddy" / "Caddyfile"

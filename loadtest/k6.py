@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fichas.processes import binary
 from loadtest.samples import ANSWERED, DURATION, Samples, Tally
-from proxy.binaries import bundled
 
 SCRIPT = Path(__file__).parent / "scripts" / "pcs.js"
 
@@ -146,7 +146,7 @@ def running(
     with (results / "k6.log").open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - our binary, our script
             [
-                bundled("k6", "k6"),
+                binary("k6", "k6"),
                 "run",
                 "--quiet",
                 "--out",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from proxy.cluster import free_port, stop_process
+from fichas.processes import free_port, stop_process
 
 
 class TargetError(Exception):
@@ -88,7 +88,7 @@ class Target:
 
 
 def _cli(*argv: str) -> list[str]:
-    return [sys.executable, "-m", "api.cli", *argv]
+    return [sys.executable, "-m", "fichas.cli", *argv]
 
 
 @contextmanager

@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from api.settings import Settings, load_settings
+from fichas.settings import Settings, load_settings
 
 ALERTING = Path(__file__).resolve().parents[1] / "alerting"
 SOURCE = ALERTING / "alertmanager.yml"

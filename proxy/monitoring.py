@@ -14,10 +14,10 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from api.settings import Settings
+from fichas.processes import free_port
+from fichas.settings import Settings
 from observability.alertmanager import AlertmanagerConfigError, render
 from observability.prometheus import prometheus_config, write_prometheus_config
-from proxy.cluster import cluster_dir, free_port, status_path
 from proxy.supervisor import Child, targets_beside
 
 
@@ -36,7 +36,7 @@ def monitoring(settings: Settings) -> Monitoring:
     """The processes to run beside the cluster: their configuration with the cluster's files,
     their data (the time series, Alertmanager's silences) under the data dir."""
     data_dir = settings.data_dir
-    directory = cluster_dir(settings)
+    directory = settings.cluster_dir
     prometheus = shutil.which("prometheus")
     if prometheus is None:
         raise MonitoringUnavailable(
@@ -77,7 +77,7 @@ def monitoring(settings: Settings) -> Monitoring:
             urls["alertmanager"] = f"http://{alertmanager_address}"
     address = f"127.0.0.1:{free_port(9090)}"
     config = write_prometheus_config(
-        prometheus_config(targets_beside(status_path(settings)), alertmanager_address),
+        prometheus_config(targets_beside(settings.status_file), alertmanager_address),
         directory / "prometheus.yml",
     )
     children.append(

@@ -30,7 +30,6 @@ import logging
 import os
 import signal
 import time
-import urllib.request
 from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -38,21 +37,10 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from fichas.processes import HEALTHY, probe
 from proxy.metrics import SupervisedProcesses, serve_metrics
 
 log = logging.getLogger("fichas.supervisor")
-
-
-HEALTHY = "healthy"
-
-
-def probe(url: str, timeout: float = 1) -> str:
-    """``healthy`` when ``GET url`` answers 200, else why not (for ``fichas status`` too)."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - loopback URL we wrote
-            return HEALTHY if answer.status == 200 else f"HTTP {answer.status}"
-    except OSError as exc:
-        return f"down ({type(exc).__name__})"
 
 
 @dataclass(frozen=True)

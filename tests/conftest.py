@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
+from fichas.settings import Settings
 from tests.support import make_token, migrated_engine, postgres_reachable, throwaway_postgres, wipe
 
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -15,16 +15,16 @@ from typing import Any
 import httpx2
 import pytest
 
-from api.settings import Settings
+from fichas.processes import free_port, stop_process
+from fichas.settings import Settings
 from observability.prometheus import prometheus_config, write_prometheus_config
-from proxy.cluster import free_port, status_path, stop_process
 from proxy.supervisor import targets_beside
 
 
 def bundled_config(data_dir: Path, alertmanager: str | None = None) -> dict[str, Any]:
     """The bundled configuration for the cluster in ``data_dir`` (sending alerts to
     ``alertmanager`` if given), scraping and evaluating every second."""
-    targets = targets_beside(status_path(Settings(data_dir=data_dir)))
+    targets = targets_beside(Settings(data_dir=data_dir).status_file)
     config = prometheus_config(targets, alertmanager)
     config["global"]["scrape_interval"] = config["global"]["evaluation_interval"] = "1s"
     for job in config["scrape_configs"]:

@@ -24,9 +24,9 @@ from api.auth.keys import issue
 from api.db import migrate
 from api.db.engine import WRITE, build_engine
 from api.db.tables import metadata
-from api.settings import Settings
+from fichas.processes import free_port, stop_process
+from fichas.settings import Settings
 from proxy.caddy import OwnCertificate
-from proxy.cluster import free_port, stop_process
 
 POSTGRES_URL = os.environ.get(
     "FICHAS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -91,7 +91,7 @@ def running_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
     full_env = {**os.environ, **env, "FICHAS_LISTEN": f"127.0.0.1:{port}"}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve"], env=full_env, stdout=log, stderr=log
+            [sys.executable, "-m", "fichas.cli", "serve"], env=full_env, stdout=log, stderr=log
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -203,6 +203,6 @@ def run_fichas(
     env = {**os.environ, "FICHAS_DATA_DIR": str(data_dir)}
     env.pop("FICHAS_DATABASE_URL", None)
     return subprocess.run(
-        [sys.executable, "-m", "api.cli", *arguments],
+        [sys.executable, "-m", "fichas.cli", *arguments],
         env=env, capture_output=True, text=True, timeout=timeout, check=False,
     )  # fmt: skip

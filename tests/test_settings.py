@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from api.settings import SettingsError, load_settings
+from fichas.settings import SettingsError, load_settings
 
 
 def test_defaults_use_sqlite_under_the_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:

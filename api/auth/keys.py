@@ -20,9 +20,9 @@ from sqlalchemy.engine import Connection
 from api.data import chaves
 from api.data.common import Row
 from api.db.engine import WRITE
+from api.domain.escopos import SCOPES
 
 ADMIN_KEY_FILE = "admin.key"
-SCOPES = ("read", "write", "admin")
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,16 +15,17 @@ until it has, so it never serves its own stale data.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
+from starlette.requests import Request
 from starlette.responses import Response
 
 from api.cache.store import RedisStore
 from api.http.representation import json_response
 from observability.metrics import Metrics
 
-if TYPE_CHECKING:
-    from api.http.context import Call  # which carries this cache among its services
+# The cached families: the operations that declare ``cached``/``invalidates`` name one of these
+# (checked in api/routes/operation.py), and ``fichas restore`` bumps them all.
+FAMILIES = ("clientes", "tipos")
 
 
 class ResponseCache:
@@ -35,26 +36,26 @@ class ResponseCache:
         self._unsettled: set[str] = set()  # families whose invalidation has not reached Redis
 
     async def serve(
-        self, call: Call, family: str, handler: Callable[[Call], Awaitable[Response]]
+        self, request: Request, family: str, answer: Callable[[], Awaitable[Response]]
     ) -> Response:
-        """The cached answer to this GET, else the handler's (cached when it is a 200)."""
+        """The cached answer to this GET, else ``answer()`` (cached when it is a 200)."""
         if self.store is None:
-            return await handler(call)
-        generation_key, entry_key = _keys(family, call)
+            return await answer()
+        generation_key, entry_key = _keys(family, request)
         found = None
         if await self._settled(family):
             found = await self.store.mget(generation_key, entry_key)
         if found is None:
             self._count(family, "bypass")
-            return await handler(call)
+            return await answer()
         generation, entry = found[0] or b"0", found[1]
         if entry is not None:
             stored_generation, _, body = entry.partition(b"\n")
             if stored_generation == generation:
                 self._count(family, "hit")
-                return json_response(call.request, body)
+                return json_response(request, body)
         self._count(family, "miss")
-        response = await handler(call)
+        response = await answer()
         if response.status_code == 200 and response.media_type == "application/json":
             await self.store.set(entry_key, generation + b"\n" + bytes(response.body), self.ttl)
         return response
@@ -86,7 +87,7 @@ def generation_key(family: str) -> str:
     return f"fichas:generation:{family}"
 
 
-def _keys(family: str, call: Call) -> tuple[str, str]:
+def _keys(family: str, request: Request) -> tuple[str, str]:
     """The family's generation counter, and this request's entry (path and sorted query)."""
-    query = "&".join(sorted(call.request.url.query.split("&"))) if call.request.url.query else ""
-    return generation_key(family), f"fichas:cache:{family}:{call.request.url.path}?{query}"
+    query = "&".join(sorted(request.url.query.split("&"))) if request.url.query else ""
+    return generation_key(family), f"fichas:cache:{family}:{request.url.path}?{query}"

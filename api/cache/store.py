@@ -12,19 +12,14 @@ from typing import TypeVar, cast
 
 import backoff
 from redis.asyncio import ConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from api.resilience.breaker import Breaker, CircuitOpen
-from api.resilience.retry import count_retries
+from api.resilience.retry import NO_RETRY, count_retries
 from observability.metrics import Metrics
 
 T = TypeVar("T")
-
-# redis-py retries failed commands itself by default, waiting between tries: never here.
-NO_RETRY = Retry(NoBackoff(), 0)
 
 
 def redis_failure(exc: BaseException) -> bool:

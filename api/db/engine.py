@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 
 from api.db.writelock import WriteLock
-from api.settings import Settings
+from fichas.settings import Settings
 
 MIN_SQLITE = (3, 51, 3)
 

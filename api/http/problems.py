@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.db.gateway import DatabaseUnavailable
 from api.domain.errors import Conflict, DomainError, NotFound, PreconditionFailed
 
 PROBLEM_JSON = "application/problem+json"
@@ -117,19 +115,6 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     elif exc.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}"
     problem = Problem(exc.status_code, slug, title, detail, headers=dict(exc.headers or {}))
-    return problem_response(request, problem)
-
-
-async def handle_database_unavailable(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, DatabaseUnavailable)
-    problem = Problem(
-        503,
-        "database-unavailable",
-        "The database cannot answer now",
-        f"{exc}; try again shortly (a write that timed out may still have been applied: "
-        "retry it with the same Idempotency-Key)",
-        headers={"Retry-After": str(math.ceil(exc.retry_after))},
-    )
     return problem_response(request, problem)
 
 

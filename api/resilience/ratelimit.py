@@ -24,9 +24,9 @@ from limits.aio.strategies import FixedWindowRateLimiter
 from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import RedisError
 
-from api.cache.store import NO_RETRY
 from api.http.problems import Problem
 from api.resilience.breaker import Breaker, CircuitOpen
+from api.resilience.retry import NO_RETRY
 from observability.metrics import Metrics
 
 LEASE, LEASE_FROM, LEASE_SECONDS = 10, 1000, 1.0

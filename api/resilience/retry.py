@@ -15,11 +15,17 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import backoff
+from redis.asyncio.retry import Retry as RedisRetry
+from redis.backoff import NoBackoff
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from observability.metrics import Metrics
 
 T = TypeVar("T")
+
+# redis-py retries failed commands itself by default, waiting between tries: never for us (our
+# Retry below decides, and the breaker counts).
+NO_RETRY = RedisRetry(NoBackoff(), 0)
 
 
 def transient_db_error(exc: BaseException) -> bool:

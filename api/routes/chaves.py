@@ -10,11 +10,11 @@ from starlette.responses import Response
 from api.auth.keys import issue
 from api.data import chaves
 from api.data.common import Row
-from api.http import idempotency
 from api.http.body import read_json, read_query
-from api.http.context import Call
 from api.http.representation import Encoder, json_response
+from api.routes import idempotency
 from api.routes.common import page_response, page_window
+from api.routes.context import Call
 from api.routes.operation import Operation
 from api.schemas.chaves import Chave, ChaveCriada, ChaveIn
 from api.schemas.common import Page, PageQuery

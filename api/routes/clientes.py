@@ -6,11 +6,11 @@ from sqlalchemy.engine import Connection
 from starlette.responses import Response
 
 from api.data import clientes
-from api.http import idempotency
 from api.http.body import read_json, read_query
-from api.http.context import Call
 from api.http.representation import Encoder, json_response, require_match
+from api.routes import idempotency
 from api.routes.common import guarded, page_response, page_window
+from api.routes.context import Call
 from api.routes.operation import Operation
 from api.schemas.clientes import Cliente, ClienteIn, ClientePatch, ClienteQuery
 from api.schemas.common import Page

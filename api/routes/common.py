@@ -9,9 +9,9 @@ from sqlalchemy.engine import Connection
 from starlette.responses import Response
 
 from api.data.common import Row
-from api.http.context import Call
 from api.http.pagination import decode_cursor, encode_cursor
 from api.http.representation import Encoder, json_response, require_match
+from api.routes.context import Call
 from api.schemas.common import PageQuery
 
 

@@ -16,8 +16,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from api.auth.guard import client_address
+from api.cache.responses import FAMILIES
 from api.http import paths  # noqa: F401  (registers the ``id`` convertor the paths name)
-from api.http.context import ANONYMOUS, Call, Services
+from api.routes.context import ANONYMOUS, Call, Services
 
 Handler = Callable[[Call], Awaitable[Response]]
 
@@ -41,6 +42,12 @@ class Operation:
     secret: bool = False  # the answer holds a secret: not cached or stored; Idempotency-Key refused
     cached: str | None = None  # GET answers cached in Redis, in this family (api/cache)
     invalidates: str | None = None  # a success changes this cached family
+
+    def __post_init__(self) -> None:
+        # A family the cache does not know would never be bumped by ``fichas restore``.
+        for family in (self.cached, self.invalidates):
+            if family is not None and family not in FAMILIES:
+                raise ValueError(f"{self.path}: unknown cached family {family!r}")
 
     @property
     def operation_id(self) -> str:
@@ -68,7 +75,7 @@ class Operation:
             raise services.limits.refuse(self.rate_class, verdict, self.path, per)
         call = Call(request, principal, services)
         if self.cached and request.method == "GET":
-            return await services.cache.serve(call, self.cached, self.handler)
+            return await services.cache.serve(request, self.cached, lambda: self.handler(call))
         response = await self.handler(call)
         if self.invalidates and response.status_code < 300:
             await services.cache.invalidate(self.invalidates)

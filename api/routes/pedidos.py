@@ -12,11 +12,11 @@ from starlette.responses import Response
 from api.data import clientes, pedidos, tipos
 from api.data.common import Row
 from api.domain.workflow import FINAL, Status
-from api.http import idempotency
 from api.http.body import read_json, read_query
-from api.http.context import Call
 from api.http.representation import Encoder, json_response
+from api.routes import idempotency
 from api.routes.common import guarded, page_response, page_window
+from api.routes.context import Call
 from api.routes.ficha import ficha_page
 from api.routes.operation import Operation
 from api.schemas.common import Page, PageQuery

@@ -5,10 +5,10 @@ from __future__ import annotations
 from starlette.responses import JSONResponse, Response
 from typing_extensions import TypedDict
 
-from api import __version__
-from api.http.context import Call
 from api.http.problems import Problem
+from api.routes.context import Call
 from api.routes.operation import Operation
+from fichas import __version__
 
 
 class Info(TypedDict):

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
 from typing_extensions import TypedDict
 
+from api.domain.escopos import Escopo
 from api.schemas.common import Input, text
-
-Escopo = Literal["read", "write", "admin"]
 
 
 class ChaveIn(Input):

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from api.settings import Settings
+from fichas.settings import Settings
 
 Notification = dict[str, Any]
 

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
+from fichas.settings import Settings
 from tests.support import assert_problem, make_token
 
 

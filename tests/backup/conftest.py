@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from api.cli import main
-from api.settings import Settings, load_settings
 from backup import sqlite
+from fichas.cli import main
+from fichas.settings import Settings, load_settings
 
 
 @pytest.fixture

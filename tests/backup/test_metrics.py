@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from api.settings import Settings
 from backup import sqlite
 from backup.job import run_backup
 from backup.metrics import BackupMetrics
+from fichas.settings import Settings
 from tests.support import assert_promtool_accepts, metric
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api.settings import Settings
 from backup import manifest
 from backup.job import run_backup
 from backup.verify import verify
+from fichas.settings import Settings
 
 
 def test_each_verified_backup_is_copied_offsite(sqlite_settings: Settings, tmp_path: Path) -> None:

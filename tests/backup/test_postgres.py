@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from api.cli import main
 from api.db import migrate
 from api.db.engine import WRITE, build_engine
-from api.settings import Settings, load_settings
 from backup import manifest
 from backup.postgres import libpq_target
+from fichas.cli import main
+from fichas.settings import Settings, load_settings
 from tests.conftest import require_postgres
 from tests.support import make_token, migrated_engine, throwaway_postgres
 

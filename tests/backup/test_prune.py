@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from api.cli import main
-from api.settings import Settings
 from backup import manifest
 from backup.job import run_backup
 from backup.prune import prune
 from backup.retention import Policy
+from fichas.cli import main
+from fichas.settings import Settings
 
 
 def test_prune_keeps_the_newest_of_each_period(

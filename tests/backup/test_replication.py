@@ -22,11 +22,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from api.cli import main
-from api.settings import Settings, SettingsError, load_settings
 from backup import replication, sqlite
 from backup.restore import lost_database
-from proxy.cluster import free_port, stop_process
+from fichas.cli import main
+from fichas.processes import free_port, stop_process
+from fichas.settings import Settings, SettingsError, load_settings
 
 
 @contextmanager
@@ -255,7 +255,7 @@ def test_backup_replicate_runs_litestream_for_deployments_without_fichas_up(
     port = free_port()
     env = {**os.environ, "FICHAS_DATA_DIR": str(sqlite_settings.data_dir)}
     env.pop("FICHAS_DATABASE_URL", None)
-    command = [sys.executable, "-m", "api.cli", "backup", "replicate"]
+    command = [sys.executable, "-m", "fichas.cli", "backup", "replicate"]
     process = subprocess.Popen([*command, "--metrics-listen", f"127.0.0.1:{port}"], env=env)
     try:
         deadline = time.monotonic() + 30

@@ -11,14 +11,13 @@ import pytest
 from redis import Redis
 
 from api.cache.responses import generation_key
-from api.cli import main
-from api.settings import Settings
 from backup import sqlite
 from backup.job import run_backup
 from backup.restore import restore
+from fichas import owner
+from fichas.cli import main
+from fichas.settings import Settings
 from loadtest.target import redis_server
-from proxy import owner
-from proxy.cluster import cluster_dir
 from tests.backup.conftest import content
 
 
@@ -52,7 +51,7 @@ def test_refused_while_a_cluster_runs_and_nothing_changes(
     database = sqlite.database_file(sqlite_settings)
     before = database.read_bytes()
     # This process stands in for `fichas up`: it takes the data dir as `fichas up` does.
-    ownership = owner.own(cluster_dir(sqlite_settings), sqlite_settings.data_dir, "http://x")
+    ownership = owner.own(sqlite_settings.cluster_dir, sqlite_settings.data_dir, "http://x")
     try:
         assert main(["restore", taken.id]) == 1
     finally:

@@ -12,16 +12,16 @@ import time
 import httpx2
 import pytest
 
-from api.settings import Settings
 from backup import manifest
-from proxy.cluster import free_port
+from fichas.processes import free_port
+from fichas.settings import Settings
 from tests.support import metric
 
 
 @pytest.mark.slow
 def test_schedule_backs_up_at_once_and_serves_its_metrics(sqlite_settings: Settings) -> None:
     port = free_port()
-    argv = [sys.executable, "-m", "api.cli", "backup", "schedule",
+    argv = [sys.executable, "-m", "fichas.cli", "backup", "schedule",
             "--metrics-listen", f"127.0.0.1:{port}"]  # fmt: skip
     log = sqlite_settings.data_dir / "schedule.log"
     with log.open("wb") as out:

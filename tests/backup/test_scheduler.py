@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from api.settings import Settings, SettingsError, load_settings
 from backup import manifest
 from backup.job import run_backup
 from backup.scheduler import BackupScheduler
+from fichas.settings import Settings, SettingsError, load_settings
 
 
 async def _run_for(scheduler: BackupScheduler, seconds: float) -> None:

@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from api.cli import main
 from api.db import migrate
-from api.settings import Settings
 from backup import manifest, snapshot, sqlite, store
 from backup.manifest import BackupError
+from fichas.cli import main
+from fichas.settings import Settings
 from tests.backup.conftest import add_demo_data, content
 from tests.support import make_token, migrated_engine, running_server
 
@@ -142,7 +142,7 @@ def test_a_run_killed_mid_write_leaves_no_complete_backup(
     add_demo_data(sqlite_settings, clientes=1000, pedidos=20_000)  # a run long enough to kill
     directory = sqlite_settings.resolved_backup_dir
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "backup", "run"], env=dict(os.environ)
+        [sys.executable, "-m", "fichas.cli", "backup", "run"], env=dict(os.environ)
     )
     try:
         deadline = time.monotonic() + 60

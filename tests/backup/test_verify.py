@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from api.cli import main
-from api.settings import Settings
 from backup import manifest
 from backup.job import run_backup
 from backup.manifest import Manifest
 from backup.verify import verify
+from fichas.cli import main
+from fichas.settings import Settings
 
 
 @pytest.fixture

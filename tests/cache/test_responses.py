@@ -11,7 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
+from fichas.settings import Settings
 from loadtest.target import RedisServer, redis_server
 from tests.support import (
     assert_promtool_accepts,

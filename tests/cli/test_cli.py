@@ -9,14 +9,14 @@ import pytest
 from sqlalchemy import func, select
 
 from api.auth.keys import ensure_admin_key
-from api.cli import VERBS, build_parser, main
 from api.db.engine import build_engine
 from api.db.tables import clientes, pedido_eventos, pedidos, tipos_producao
 from api.domain.busca import folded
 from api.domain.documento import normalize_documento
-from api.settings import Settings
 from backup import manifest
-from proxy.cluster import free_port
+from fichas.cli import VERBS, build_parser, main
+from fichas.processes import free_port
+from fichas.settings import Settings
 from tests.support import migrated_engine
 
 

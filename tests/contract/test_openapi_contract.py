@@ -78,9 +78,9 @@ from api.domain.documento import (
     cpf_check_digits,
     normalize_documento,
 )
-from api.http.idempotency import KEY_PATTERN
+from api.routes.idempotency import KEY_PATTERN
 from api.schemas.common import MAX_ID
-from api.settings import Settings
+from fichas.settings import Settings
 from tests.support import create, make_token, new_cliente, new_pedido, new_tipo
 
 MAX_EXAMPLES = 50  # per operation, per phase and generation mode

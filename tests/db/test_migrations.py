@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 from api.db import migrate
 from api.db.engine import StorageError, build_engine
 from api.db.tables import metadata
-from api.settings import Settings
+from fichas.settings import Settings
 from tests.conftest import require_postgres
 from tests.support import throwaway_postgres
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from api.db import engine as engine_module
 from api.db.engine import WRITE, StorageError, build_engine
-from api.settings import Settings
+from fichas.settings import Settings
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from api.app import create_app
 from api.db.engine import write_lock
 from api.db.writelock import WriteLock
-from api.settings import Settings
+from fichas.settings import Settings
 from tests.support import assert_problem, make_token, migrated_engine
 
 HOLD = """

@@ -66,7 +66,7 @@ def test_three_instances_are_ready_on_postgresql_and_redis(tmp_path: Path) -> No
         # api-1's `serve --migrate`: the schema first, as compose has it before api-2 and api-3.
         assert compose["api-1"]["command"] == ["serve", "--migrate"]
         migrated = subprocess.run(
-            [sys.executable, "-m", "api.cli", "migrate"],
+            [sys.executable, "-m", "fichas.cli", "migrate"],
             env={**os.environ, **env},
             capture_output=True,
             text=True,

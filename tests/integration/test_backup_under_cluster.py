@@ -45,7 +45,7 @@ def test_start_up_backup_metrics_and_a_refused_restore(tmp_path: Path) -> None:
         env = {**os.environ, "FICHAS_DATA_DIR": str(tmp_path)}
         env.pop("FICHAS_DATABASE_URL", None)
         refused = subprocess.run(
-            [sys.executable, "-m", "api.cli", "restore", taken.id],
+            [sys.executable, "-m", "fichas.cli", "restore", taken.id],
             env=env, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         assert refused.returncode == 1, refused.stdout + refused.stderr

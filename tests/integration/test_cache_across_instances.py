@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx2
 
-from api.settings import Settings
+from fichas.settings import Settings
 from loadtest.target import redis_server
 from tests.support import make_token, migrated_engine, running_server
 

@@ -26,7 +26,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from proxy.cluster import free_port, stop_process
+from fichas.processes import free_port, stop_process
 from tests.support import own_certificate, process_alive
 
 STARTUP_SECONDS = 90
@@ -64,7 +64,7 @@ def running_cluster(
         "FICHAS_DEBUG_HEADERS": str(debug_headers).lower(),
     }
     env.pop("FICHAS_DATABASE_URL", None)
-    argv = [sys.executable, "-m", "api.cli", "up", "--listen", f"127.0.0.1:{port}", *options]
+    argv = [sys.executable, "-m", "fichas.cli", "up", "--listen", f"127.0.0.1:{port}", *options]
     with log_path.open("wb") as log:
         process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
     scheme = "https" if any(o.startswith("--tls") for o in options) else "http"
@@ -135,7 +135,7 @@ def test_any_host_name_reaches_the_api(cluster: Cluster) -> None:
 def test_status_shows_every_process_healthy(cluster: Cluster) -> None:
     env = {**os.environ, "FICHAS_DATA_DIR": str(cluster.data_dir)}
     shown = subprocess.run(
-        [sys.executable, "-m", "api.cli", "status"],
+        [sys.executable, "-m", "fichas.cli", "status"],
         env=env,
         capture_output=True,
         text=True,
@@ -282,7 +282,7 @@ def test_a_second_fichas_up_on_the_same_data_dir_refuses_and_leaves_the_first_al
     env = {**os.environ, "FICHAS_DATA_DIR": str(cluster.data_dir), "FICHAS_LOG_LEVEL": "warning"}
     env.pop("FICHAS_DATABASE_URL", None)
     second = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "up", "--listen", f"127.0.0.1:{free_port()}"],
+        [sys.executable, "-m", "fichas.cli", "up", "--listen", f"127.0.0.1:{free_port()}"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

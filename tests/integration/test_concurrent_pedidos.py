@@ -33,7 +33,7 @@ from sqlalchemy import Engine, func, select, text
 
 from api.db.engine import build_engine
 from api.db.tables import contadores, idempotency_keys, pedido_eventos, pedidos
-from api.settings import Settings
+from fichas.settings import Settings
 from tests.conftest import require_postgres
 from tests.support import make_token, migrated_engine, running_server, throwaway_postgres
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx2
 
-from api.settings import Settings
+from fichas.settings import Settings
 from tests.support import assert_problem, make_token, migrated_engine, running_server
 
 BOUND, CONCURRENT = 4, 64

@@ -45,7 +45,7 @@ def _loadtest(
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FICHAS_")}
     return subprocess.run(
-        [sys.executable, "-m", "api.cli", "loadtest", "--results", str(results), *options],
+        [sys.executable, "-m", "fichas.cli", "loadtest", "--results", str(results), *options],
         env=env,
         capture_output=True,
         text=True,

@@ -10,7 +10,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from api.settings import Settings
+from fichas.settings import Settings
 from tests.support import make_token, migrated_engine, running_server
 
 

@@ -9,7 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
+from fichas.settings import Settings
 from tests.support import assert_promtool_accepts, new_cliente
 
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx2
 
+from fichas.processes import free_port, stop_process
 from proxy.caddy import ProxyConfig, caddy_binary, write_config
-from proxy.cluster import free_port, stop_process
 
 # What a stub answers to one request: status and body, from the handler that got it.
 Answer = Callable[[BaseHTTPRequestHandler], tuple[int, bytes]]

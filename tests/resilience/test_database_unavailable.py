@@ -12,7 +12,7 @@ import httpx2
 import pytest
 
 from api.db.engine import sqlite_module
-from api.settings import Settings
+from fichas.settings import Settings
 from tests.support import assert_problem, make_token, metric, migrated_engine, running_server
 
 BUSY_MS = 1000

@@ -16,7 +16,7 @@ from api.cache.store import redis_breaker, redis_pool
 from api.resilience import ratelimit
 from api.resilience.breaker import Breaker
 from api.resilience.ratelimit import InstanceMemory, RateLimiter
-from api.settings import Settings
+from fichas.settings import Settings
 from loadtest.target import redis_server
 from observability.metrics import build_metrics
 from tests.support import assert_problem, make_token, migrated_engine

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from api.cli import main, private_files
-from api.settings import Settings
+from fichas.cli import main, private_files
+from fichas.settings import Settings
 from tests.conftest import require_postgres
 from tests.integration.test_cluster import running_cluster
 from tests.integration.test_up_observability import RECEIVERS
@@ -68,7 +68,7 @@ def fichas(data_dir: Path, *argv: str, database_url: str | None = None) -> str:
     if database_url is not None:
         env["FICHAS_DATABASE_URL"] = database_url
     done = subprocess.run(
-        [sys.executable, "-m", "api.cli", *argv],
+        [sys.executable, "-m", "fichas.cli", *argv],
         env=env,
         capture_output=True,
         text=True,

@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 from starlette.types import Message
 
 from api.app import create_app
-from api.settings import Settings
+from fichas.settings import Settings
 from tests.support import assert_problem, new_cliente, new_pedido
 
 # Every route with an id in its path, with a body it would accept.

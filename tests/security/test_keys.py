@@ -23,7 +23,7 @@ from starlette.testclient import TestClient
 from api.app import create_app
 from api.data import chaves
 from api.db.engine import WRITE
-from api.settings import Settings
+from fichas.settings import Settings
 from loadtest.target import redis_server
 from tests.support import assert_problem, make_token, metric, migrated_engine, running_server
 
@@ -211,7 +211,7 @@ def test_with_redis_a_revocation_reaches_every_instance_within_a_second(
 
     env = {"FICHAS_DATA_DIR": str(tmp_path), "FICHAS_REDIS_URL": SHARED_REDIS}
     shell = subprocess.run(
-        [sys.executable, "-m", "api.cli", "keys", "revoke", f"pc-cli-{tag}"],
+        [sys.executable, "-m", "fichas.cli", "keys", "revoke", f"pc-cli-{tag}"],
         env={**os.environ, **env}, capture_output=True, text=True, check=False,
     )  # fmt: skip
     since = time.monotonic()

@@ -21,7 +21,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from api.settings import Settings
+from fichas.settings import Settings
 from tests.proxy.support import Caddy, Stub, proxy_config, running_caddy, stubs
 from tests.support import assert_problem, make_token, migrated_engine, running_server
 

@@ -21,8 +21,8 @@ from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.db.tables import api_keys, idempotency_keys
-from api.settings import Settings, SettingsError, load_settings
-from proxy.cluster import free_port, stop_process
+from fichas.processes import free_port, stop_process
+from fichas.settings import Settings, SettingsError, load_settings
 from tests.http.test_idempotency import age_records
 from tests.integration.test_cluster import running_cluster
 from tests.support import assert_problem, metric
@@ -68,7 +68,7 @@ def _first_start(data_dir: Path, output: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "FICHAS_DATA_DIR": str(data_dir), "FICHAS_LOG_LEVEL": "info"}
     env.pop("FICHAS_DATABASE_URL", None)
     listen = f"127.0.0.1:{free_port()}"
-    argv = [sys.executable, "-m", "api.cli", "serve", "--migrate", "--listen", listen]
+    argv = [sys.executable, "-m", "fichas.cli", "serve", "--migrate", "--listen", listen]
     return subprocess.Popen(argv, env=env, stdout=output, stderr=output)
 
 

@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import logging
 import signal
 import sys
-from collections.abc import Coroutine
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING
 
-from hypercorn.asyncio import serve as hypercorn_serve
-from hypercorn.config import Config
-
-from api.app import create_app
-from api.auth.keys import ensure_admin_key
-from api.cli.migrate import apply_migrations
-from api.db.engine import build_engine
-from api.db.migrate import ensure_current
-from api.settings import Settings, load_settings
-from observability.logs import configure_logging
-
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from fichas.settings import Settings
 
 
 def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,34 +22,14 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.set_defaults(run=run)
 
 
-def announce_admin_key(settings: Settings) -> Path | None:
-    """Create the first admin key on an empty database; show it, once, on a terminal. The file
-    it went to (a new one: an older key file is never overwritten), or None if keys existed."""
-    engine = build_engine(settings)
-    try:
-        ensure_current(engine)
-        path = ensure_admin_key(engine, settings.data_dir)
-    finally:
-        engine.dispose()
-    if path is None:
-        return None
-    # A terminal is a person; anything else (a pipe, a file) is a log stream that a shipper,
-    # the journal or `docker compose logs` keeps and shows, where a secret must never go.
-    if sys.stdout.isatty():
-        token = path.read_text().strip()
-        print(
-            f"created the first admin key (shown once, also saved in {path}):\n  {token}",
-            flush=True,
-        )
-    else:
-        print(
-            f"created the first admin key, saved in {path} (readable by this user only)",
-            flush=True,
-        )
-    return path
-
-
 async def _serve(settings: Settings) -> None:
+    import asyncio
+
+    from hypercorn.asyncio import serve as hypercorn_serve
+    from hypercorn.config import Config
+
+    from api.app import create_app
+
     config = Config()
     config.bind = [settings.listen]
     config.accesslog = None  # one access log, the application's (observability/requests.py)
@@ -86,16 +53,11 @@ async def _serve(settings: Settings) -> None:
     await hypercorn_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
 
 
-def event_loop_runner(main: Coroutine[Any, Any, T]) -> T:
-    """Run ``main`` on uvloop (asyncio's own loop where uvloop does not exist, e.g. Windows)."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main)
-    return uvloop.run(main)
-
-
 def run(args: argparse.Namespace) -> int:
+    from fichas.cli.startup import announce_admin_key, apply_migrations, event_loop_runner
+    from fichas.settings import load_settings
+    from observability.logs import configure_logging
+
     overrides = {"listen": args.listen} if args.listen else {}
     settings = load_settings(**overrides)
     configure_logging(settings.log_level, settings.instance)

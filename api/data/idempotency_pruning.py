@@ -1,6 +1,6 @@
 """Expired Idempotency-Key records are deleted in the background, and the rest counted.
 
-Expiry itself is enforced where a record is read (``api/http/idempotency.py``): an expired
+Expiry itself is enforced where a record is read (``api/routes/idempotency.py``): an expired
 record never replays, whenever pruning comes by. Pruning only keeps the table from growing, so it
 can run seldom, in small steps, and be late.
 

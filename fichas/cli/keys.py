@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from sqlalchemy.engine import Connection
+from api.domain.escopos import SCOPES
 
-from api.auth.keys import SCOPES, issue
-from api.auth.revocations import announce
-from api.data import chaves
-from api.db.engine import WRITE, build_engine
-from api.db.migrate import ensure_current
-from api.domain.errors import DomainError, NotFound
-from api.settings import load_settings
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 T = TypeVar("T")
 
@@ -40,6 +35,10 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _in_transaction(fn: Callable[[Connection], T]) -> T:
+    from api.db.engine import WRITE, build_engine
+    from api.db.migrate import ensure_current
+    from fichas.settings import load_settings
+
     engine = build_engine(load_settings())
     try:
         ensure_current(engine)
@@ -50,6 +49,9 @@ def _in_transaction(fn: Callable[[Connection], T]) -> T:
 
 
 def _create(args: argparse.Namespace) -> int:
+    from api.auth.keys import issue
+    from api.domain.errors import DomainError
+
     scopes = sorted(set(args.scopes or ["read", "write"]))
     try:
         row, token = _in_transaction(lambda conn: issue(conn, args.name, scopes))
@@ -62,6 +64,8 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from api.data import chaves
+
     rows = _in_transaction(lambda conn: chaves.page(conn, after=0, limit=10_000)[0])
     print(f"{'id':>4}  {'name':<24} {'prefix':<9} {'scopes':<18} {'created (UTC)':<17} revoked")
     for r in rows:
@@ -73,6 +77,11 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
+    from api.auth.revocations import announce
+    from api.data import chaves
+    from api.domain.errors import DomainError, NotFound
+    from fichas.settings import load_settings
+
     def revoke(conn: Connection) -> str:
         row = chaves.by_name(conn, args.key)
         if row is None and args.key.isdigit():

@@ -2,7 +2,7 @@
 
 The stored response is written in the same transaction as the resource, so either both exist or
 neither does. Keys are scoped to the API key that sent them, and expire after
-``FICHAS_IDEMPOTENCY_TTL`` (api/http/idempotency_pruning.py deletes the expired ones).
+``FICHAS_IDEMPOTENCY_TTL`` (api/data/idempotency_pruning.py deletes the expired ones).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from starlette.responses import Response
 from api.data import idempotency
 from api.data.common import now
 from api.data.idempotency import StoredResponse
-from api.http.context import Call
 from api.http.problems import Problem
 from api.http.representation import json_response
+from api.routes.context import Call
 
 HEADER = "Idempotency-Key"
 

@@ -13,9 +13,10 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from limits import parse
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from fichas.processes import host_and_port
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 Network = IPv4Network | IPv6Network
@@ -152,6 +153,16 @@ class Settings(BaseSettings):
     def resolved_backup_dir(self) -> Path:
         return self.backup_dir or self.data_dir / "backups"
 
+    @property
+    def cluster_dir(self) -> Path:
+        """Where ``fichas up`` keeps its lock, status and generated configs."""
+        return self.data_dir / "cluster"
+
+    @property
+    def status_file(self) -> Path:
+        """What the running cluster's supervisor writes: its processes, for ``fichas status``."""
+        return self.cluster_dir / "status.json"
+
     @field_validator("listen")
     @classmethod
     def _host_and_port(cls, value: str) -> str:
@@ -189,6 +200,9 @@ class Settings(BaseSettings):
     )  # fmt: skip
     @classmethod
     def _rate(cls, value: str) -> str:
+        # Imported here: the commands that load settings without serving should not pay ~60 ms.
+        from limits import parse
+
         try:
             parse(value)
         except ValueError:
@@ -233,14 +247,6 @@ class Settings(BaseSettings):
     @property
     def port(self) -> int:
         return host_and_port(self.listen)[1]
-
-
-def host_and_port(address: str) -> tuple[str, int]:
-    """``host:port`` (``[::1]:port`` for IPv6) split; ValueError saying what is expected."""
-    host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError("must be host:port, e.g. 127.0.0.1:8000")
-    return host.strip("[]"), int(port)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -7,11 +7,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from api.settings import load_settings
-from backup.manifest import BackupError
-from backup.replication import point_in_time
-from backup.restore import RestoreRefused, restore, restore_from_replica
-
 
 def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = verbs.add_parser("restore", help="restore the database from the replica or a backup")
@@ -34,6 +29,11 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    from backup.manifest import BackupError
+    from backup.replication import point_in_time
+    from backup.restore import RestoreRefused, restore, restore_from_replica
+    from fichas.settings import load_settings
+
     settings = load_settings()
     try:
         if args.id is not None:

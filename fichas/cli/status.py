@@ -7,9 +7,7 @@ import json
 import time
 from urllib.parse import urlsplit
 
-from api.settings import load_settings
-from proxy.cluster import status_path
-from proxy.supervisor import probe
+from fichas.processes import probe
 
 
 def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,7 +26,9 @@ def _uptime(started_at: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = status_path(load_settings())
+    from fichas.settings import load_settings
+
+    path = load_settings().status_file
     if not path.exists():
         print(f"fichas: no cluster is running here ({path} is absent); start one with `fichas up`")
         return 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from api.db.gateway import DatabaseTimeout, Guards
 from api.resilience.breaker import Breaker
 from api.resilience.retry import Retry, transient_db_error
-from api.settings import Settings
+from fichas.settings import Settings
 from observability.metrics import Metrics
 
 

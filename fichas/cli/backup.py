@@ -7,28 +7,15 @@ the backup directory's lock.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import os
-import signal
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry
+from fichas.processes import host_and_port
 
-from api.cli.serve import event_loop_runner
-from api.settings import host_and_port, load_settings
-from backup import manifest, replication, store
-from backup.job import run_backup
-from backup.manifest import BackupError
-from backup.metrics import BackupMetrics, ReplicationMetrics
-from backup.postgres import ToolMissing
-from backup.prune import prune
-from backup.retention import Policy
-from backup.scheduler import BackupScheduler
-from backup.verify import verify
-from observability.logs import configure_logging
-from proxy.metrics import serve_metrics
+if TYPE_CHECKING:
+    from backup.scheduler import BackupScheduler
 
 
 def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -75,6 +62,11 @@ def megabytes(size: int) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from backup.job import run_backup
+    from backup.manifest import BackupError
+    from backup.postgres import ToolMissing
+    from fichas.settings import load_settings
+
     settings = load_settings()
     try:
         report = run_backup(settings)
@@ -100,6 +92,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from backup import manifest
+    from fichas.settings import load_settings
+
     directory = load_settings().resolved_backup_dir
     backups = manifest.complete(directory) if directory.exists() else []
     if not backups:
@@ -115,6 +110,11 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from backup import manifest, store
+    from backup.manifest import BackupError
+    from backup.verify import verify
+    from fichas.settings import load_settings
+
     directory = load_settings().resolved_backup_dir
     try:
         chosen = (
@@ -136,6 +136,11 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _prune(args: argparse.Namespace) -> int:
+    from backup import manifest, store
+    from backup.prune import prune
+    from backup.retention import Policy
+    from fichas.settings import load_settings
+
     settings = load_settings()
     directory = settings.resolved_backup_dir
     with store.locked(directory):
@@ -147,6 +152,9 @@ def _prune(args: argparse.Namespace) -> int:
 
 
 def _replicate(args: argparse.Namespace) -> int:  # noqa: RET503 - execv does not return
+    from backup import replication
+    from fichas.settings import load_settings
+
     settings = load_settings()
     if not replication.replicating(settings):
         print(
@@ -165,6 +173,16 @@ def _replicate(args: argparse.Namespace) -> int:  # noqa: RET503 - execv does no
 
 
 def _schedule(args: argparse.Namespace) -> int:
+    from prometheus_client import CollectorRegistry
+
+    from backup import replication
+    from backup.metrics import BackupMetrics, ReplicationMetrics
+    from backup.scheduler import BackupScheduler
+    from fichas.cli.startup import event_loop_runner
+    from fichas.settings import load_settings
+    from observability.logs import configure_logging
+    from proxy.metrics import serve_metrics
+
     settings = load_settings()
     configure_logging(settings.log_level, settings.instance)
     scheduler = BackupScheduler(settings)
@@ -187,6 +205,10 @@ def _schedule(args: argparse.Namespace) -> int:
 
 async def _until_stopped(scheduler: BackupScheduler) -> None:
     """The schedule, until SIGTERM or SIGINT (a run in progress is finished first)."""
+    import asyncio
+    import contextlib
+    import signal
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -21,11 +21,10 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from api.db.engine import sqlite_file
-from api.settings import Settings
-from backup.replication import replica_folder
-from backup.sqlite import sidecars
+if TYPE_CHECKING:
+    from fichas.settings import Settings
 
 # The umask that leaves no permission to group and others.
 OWNER_ONLY = 0o077
@@ -49,6 +48,11 @@ def owner_only() -> Iterator[None]:
 def _roots(settings: Settings) -> list[Path]:
     """What fichas keeps: the data dir, the backups and the SQLite files, wherever they are
     configured; those inside another left out, being walked with it."""
+    # Here, not at the top: every command enters owner_only(); only `fichas up` walks the files.
+    from api.db.engine import sqlite_file
+    from backup.replication import replica_folder
+    from backup.sqlite import sidecars
+
     candidates = [settings.data_dir, settings.resolved_backup_dir]
     database = sqlite_file(settings)
     if database is not None:

@@ -56,7 +56,7 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     # Imported here, not at the top: numpy and matplotlib would slow every other verb's start.
-    from api.settings import load_settings
+    from fichas.settings import load_settings
     from loadtest import k6, scenarios
     from loadtest.target import TargetError
 

@@ -11,12 +11,8 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from api.data import bulk
-from api.db.engine import WRITE, build_engine
-from api.db.migrate import ensure_current
 from api.domain.documento import cnpj_check_digits, cpf_check_digits
 from api.domain.workflow import Status
-from api.settings import load_settings
 
 TIPOS = [
     ("bordado", "Bordado", "Bordado computadorizado em peças e bonés", 7),
@@ -144,6 +140,11 @@ def _pedido(
 
 
 def run(args: argparse.Namespace) -> int:
+    from api.data import bulk
+    from api.db.engine import WRITE, build_engine
+    from api.db.migrate import ensure_current
+    from fichas.settings import load_settings
+
     rng = random.Random(args.seed)
     now = datetime.now(UTC)
     engine = build_engine(load_settings())

@@ -15,7 +15,7 @@ from api.db.gateway import Database
 from api.http.problems import Problem
 from api.resilience.ratelimit import RateLimiter
 from api.schemas.common import MAX_ID
-from api.settings import Settings
+from fichas.settings import Settings
 from observability.metrics import Metrics
 
 

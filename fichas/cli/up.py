@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from api.cli import private_files
-from api.cli.migrate import apply_migrations
-from api.cli.serve import announce_admin_key, event_loop_runner
-from api.settings import Settings, load_settings
-from backup.manifest import BackupError
-from backup.replication import retire_replica, same_disk_warning
-from backup.restore import lost_database
-from observability.logs import configure_logging
-from proxy import owner
-from proxy.caddy import OwnCertificate, Tls
-from proxy.cluster import build_cluster, cluster_dir, listen_problem
-from proxy.monitoring import MonitoringUnavailable, monitoring
+if TYPE_CHECKING:
+    from fichas.settings import Settings
+    from proxy.caddy import Tls
 
 DEFAULT_LISTEN = "0.0.0.0:8080"
 
@@ -50,6 +41,8 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def _tls(args: argparse.Namespace) -> Tls:
     """What HTTPS to serve; ValueError saying why when the options make no sense."""
+    from proxy.caddy import OwnCertificate
+
     if args.tls_cert is None and args.tls_key is None:
         return "internal" if args.tls else None
     if args.tls:
@@ -63,6 +56,13 @@ def _tls(args: argparse.Namespace) -> Tls:
 
 
 def run(args: argparse.Namespace) -> int:
+    from backup.manifest import BackupError
+    from backup.replication import retire_replica
+    from backup.restore import lost_database
+    from fichas import owner
+    from fichas.settings import load_settings
+    from proxy.cluster import listen_problem
+
     if not 1 <= args.instances <= 32:
         print("fichas: --instances must be between 1 and 32", file=sys.stderr)
         return 2
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     url = f"{'http' if tls is None else 'https'}://{args.listen}"
     try:
-        ownership = owner.own(cluster_dir(settings), settings.data_dir, url)
+        ownership = owner.own(settings.cluster_dir, settings.data_dir, url)
     except owner.ClusterRunning as exc:
         print(f"fichas: {exc}", file=sys.stderr)
         return 2
@@ -100,6 +100,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace, settings: Settings, tls: Tls, url: str) -> int:
+    import asyncio
+
+    from backup.replication import same_disk_warning
+    from fichas.cli import private_files
+    from fichas.cli.startup import announce_admin_key, apply_migrations, event_loop_runner
+    from observability.logs import configure_logging
+    from proxy.cluster import build_cluster
+    from proxy.monitoring import MonitoringUnavailable, monitoring
+
     configure_logging(settings.log_level, "supervisor")
     if (open_files := private_files.warning(settings)) is not None:
         print(open_files, file=sys.stderr, flush=True)  # once, before anything is created

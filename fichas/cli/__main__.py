@@ -1,0 +1,7 @@
+"""``python -m fichas.cli``: the ``fichas`` command without the installed script."""
+
+import sys
+
+from fichas.cli import main
+
+sys.exit(main())

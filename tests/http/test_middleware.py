@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
 from api.http.middleware import BodyLimitMiddleware, ForwardedForMiddleware
-from fichas.settings import Network
+from fichas.settings.values import Network
 
 LOOPBACK: list[Network] = [ip_network("127.0.0.1/32"), ip_network("::1/128")]
 

@@ -470,7 +470,7 @@ def pedidos_check(db_path: Path, before: tuple[int, int], tally: PostTally) -> P
     count_before, top_before = before
     stored, _ = pedidos_snapshot(db_path)
     new_ids = {row[0] for row in query(db_path, "SELECT id FROM pedidos WHERE id > ?", top_before)}
-    locations = query(db_path, "SELECT location FROM idempotency_keys WHERE chave LIKE 'bench-%'")
+    locations = query(db_path, "SELECT location FROM idempotency_keys WHERE key LIKE 'bench-%'")
     keyed = sorted(int(str(loc).rsplit("/", 1)[1]) for (loc,) in locations)
     acked = set(tally.acked_ids)
     return PedidosCheck(

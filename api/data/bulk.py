@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, update
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from api.data.clientes import with_search_columns
@@ -15,32 +15,34 @@ MARKER = "demo-data"
 
 def already_loaded(conn: Connection) -> bool:
     return (
-        conn.execute(select(contadores.c.valor).where(contadores.c.nome == MARKER)).first()
+        conn.execute(sa.select(contadores.c.valor).where(contadores.c.nome == MARKER)).first()
         is not None
     )
 
 
 def existing_tipos(conn: Connection) -> dict[str, int]:
-    return dict(conn.execute(select(tipos_producao.c.codigo, tipos_producao.c.id)).all())
+    return dict(conn.execute(sa.select(tipos_producao.c.codigo, tipos_producao.c.id)).all())
 
 
 def insert_tipos(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        conn.execute(insert(tipos_producao), rows)
+        conn.execute(sa.insert(tipos_producao), rows)
 
 
 def insert_clientes(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     """Insert clientes whose documento is not taken yet; return the ids of all of them."""
     taken = set(
         conn.execute(
-            select(clientes.c.documento).where(clientes.c.documento.is_not(None))
+            sa.select(clientes.c.documento).where(clientes.c.documento.is_not(None))
         ).scalars()
     )
     fresh = [r for r in rows if r["documento"] not in taken]
     if fresh:
-        conn.execute(insert(clientes), [with_search_columns(r) for r in fresh])
+        conn.execute(sa.insert(clientes), [with_search_columns(r) for r in fresh])
     documentos = [r["documento"] for r in rows]
-    ids = conn.execute(select(clientes.c.id).where(clientes.c.documento.in_(documentos))).scalars()
+    ids = conn.execute(
+        sa.select(clientes.c.id).where(clientes.c.documento.in_(documentos))
+    ).scalars()
     return list(ids)
 
 
@@ -49,7 +51,7 @@ def insert_pedidos(
 ) -> None:
     """Insert pedidos with gap-free numeros and their eventos (``history[i]`` for ``rows[i]``)."""
     last = conn.execute(
-        update(contadores)
+        sa.update(contadores)
         .where(contadores.c.nome == "pedidos")
         .values(valor=contadores.c.valor + len(rows))
         .returning(contadores.c.valor)
@@ -58,9 +60,11 @@ def insert_pedidos(
     numbered = [{**row, "numero": first + i} for i, row in enumerate(rows)]
     for start in range(0, len(numbered), 1000):
         chunk = numbered[start : start + 1000]
-        conn.execute(insert(pedidos), chunk)
+        conn.execute(sa.insert(pedidos), chunk)
     ids = dict(
-        conn.execute(select(pedidos.c.numero, pedidos.c.id).where(pedidos.c.numero >= first)).all()
+        conn.execute(
+            sa.select(pedidos.c.numero, pedidos.c.id).where(pedidos.c.numero >= first)
+        ).all()
     )
     eventos = [
         {**evento, "pedido_id": ids[first + i]}
@@ -68,5 +72,5 @@ def insert_pedidos(
         for evento in events
     ]
     for start in range(0, len(eventos), 2000):
-        conn.execute(insert(pedido_eventos), eventos[start : start + 2000])
-    conn.execute(insert(contadores).values(nome=MARKER, valor=len(rows)))
+        conn.execute(sa.insert(pedido_eventos), eventos[start : start + 2000])
+    conn.execute(sa.insert(contadores).values(nome=MARKER, valor=len(rows)))

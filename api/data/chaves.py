@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, insert, select, update
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from api.data.common import Row, fetch_page, first_dict, get_by_id, keyset, now, unique_or_conflict
 from api.db.tables import api_keys
 from api.domain.errors import Conflict
 
-_BY_PREFIX = select(api_keys).where(api_keys.c.prefixo == bindparam("prefixo"))
-_BY_NAME = select(api_keys).where(api_keys.c.nome == bindparam("nome"))
-_PAGE = keyset(select(api_keys), api_keys)
+_BY_PREFIX = sa.select(api_keys).where(api_keys.c.prefixo == sa.bindparam("prefixo"))
+_BY_NAME = sa.select(api_keys).where(api_keys.c.nome == sa.bindparam("nome"))
+_PAGE = keyset(sa.select(api_keys), api_keys)
 
 
 def create(conn: Connection, *, nome: str, prefixo: str, hash_: str, escopos: list[str]) -> Row:
     with unique_or_conflict(api_keys.c.nome, f"a key named {nome!r} already exists"):
         new_id = conn.execute(
-            insert(api_keys).returning(api_keys.c.id),
+            sa.insert(api_keys).returning(api_keys.c.id),
             {
                 "nome": nome,
                 "prefixo": prefixo,
@@ -46,7 +46,7 @@ def page(conn: Connection, *, after: int, limit: int) -> tuple[list[Row], int | 
 
 
 def count_active(conn: Connection) -> int:
-    query = select(func.count()).select_from(api_keys).where(api_keys.c.revogado_em.is_(None))
+    query = sa.select(sa.func.count()).select_from(api_keys).where(api_keys.c.revogado_em.is_(None))
     return conn.execute(query).scalar_one()
 
 
@@ -54,5 +54,5 @@ def revoke(conn: Connection, key_id: int) -> Row:
     key = get(conn, key_id)
     if key["revogado_em"] is not None:
         raise Conflict(f"key {key_id} is already revoked")
-    conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(revogado_em=now()))
+    conn.execute(sa.update(api_keys).where(api_keys.c.id == key_id).values(revogado_em=now()))
     return get(conn, key_id)

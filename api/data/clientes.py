@@ -5,9 +5,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, exists, insert, or_, select, update
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql import ColumnElement
 
 from api.data.common import (
     Row,
@@ -23,9 +22,9 @@ from api.domain.busca import folded
 from api.domain.errors import Conflict
 
 _DUPLICATE = "another cliente already has this documento"
-_INSERT = insert(clientes).returning(clientes.c.id)
-_HAS_PEDIDOS = select(exists().where(pedidos.c.cliente_id == bindparam("ident")))
-_DELETE = delete(clientes).where(clientes.c.id == bindparam("ident"))
+_INSERT = sa.insert(clientes).returning(clientes.c.id)
+_HAS_PEDIDOS = sa.select(sa.exists().where(pedidos.c.cliente_id == sa.bindparam("ident")))
+_DELETE = sa.delete(clientes).where(clientes.c.id == sa.bindparam("ident"))
 
 
 def with_search_columns(values: dict[str, Any]) -> dict[str, Any]:
@@ -41,18 +40,18 @@ def get(conn: Connection, cliente_id: int, *, for_update: bool = False) -> Row:
 
 
 @cache
-def _page(text: bool, digits: bool, cidade: bool) -> Select[Any]:
-    query = select(clientes)
+def _page(text: bool, digits: bool, cidade: bool) -> sa.Select[Any]:
+    query = sa.select(clientes)
     if text:
-        matches: list[ColumnElement[bool]] = [
-            clientes.c.nome.ilike(bindparam("text"), escape="\\"),
-            clientes.c.email.ilike(bindparam("text"), escape="\\"),
+        matches: list[sa.ColumnElement[bool]] = [
+            clientes.c.nome.ilike(sa.bindparam("text"), escape="\\"),
+            clientes.c.email.ilike(sa.bindparam("text"), escape="\\"),
         ]
         if digits:
-            matches.append(clientes.c.documento.like(bindparam("digits")))
-        query = query.where(or_(*matches))
+            matches.append(clientes.c.documento.like(sa.bindparam("digits")))
+        query = query.where(sa.or_(*matches))
     if cidade:
-        query = query.where(clientes.c.cidade_busca == bindparam("cidade"))
+        query = query.where(clientes.c.cidade_busca == sa.bindparam("cidade"))
     return keyset(query, clientes)
 
 
@@ -78,17 +77,17 @@ def create(conn: Connection, values: dict[str, Any]) -> Row:
     return get(conn, new_id)
 
 
-def update_(conn: Connection, cliente_id: int, changes: dict[str, Any]) -> Row:
+def update(conn: Connection, cliente_id: int, changes: dict[str, Any]) -> Row:
     with unique_or_conflict(clientes.c.documento, _DUPLICATE):
         conn.execute(
-            update(clientes)
+            sa.update(clientes)
             .where(clientes.c.id == cliente_id)
             .values(**with_search_columns(changes), atualizado_em=now())
         )
     return get(conn, cliente_id)
 
 
-def delete_(conn: Connection, cliente_id: int) -> None:
+def delete(conn: Connection, cliente_id: int) -> None:
     if conn.execute(_HAS_PEDIDOS, {"ident": cliente_id}).scalar():
         raise Conflict(f"cliente {cliente_id} has pedidos and cannot be deleted")
     conn.execute(_DELETE, {"ident": cliente_id})

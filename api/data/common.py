@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Column, Integer, Select, Table, bindparam, select
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Result
 from sqlalchemy.exc import IntegrityError
 
@@ -44,21 +44,21 @@ def like_pattern(text: str, *, anywhere: bool = True) -> str:
     return f"%{escaped}%" if anywhere else escaped
 
 
-def keyset(query: Select[Any], table: Table) -> Select[Any]:
+def keyset(query: sa.Select[Any], table: sa.Table) -> sa.Select[Any]:
     """``query`` as pages: rows after ``:after`` in id order, at most ``:limit`` of them.
 
     Keyset pagination on the primary key: stable while rows are inserted (new rows sort last)
     and as fast on the last page as on the first.
     """
     return (
-        query.where(table.c.id > bindparam("after"))
+        query.where(table.c.id > sa.bindparam("after"))
         .order_by(table.c.id)
-        .limit(bindparam("limit", type_=Integer))
+        .limit(sa.bindparam("limit", type_=sa.Integer))
     )
 
 
 def fetch_page(
-    conn: Connection, statement: Select[Any], params: dict[str, Any], after: int, limit: int
+    conn: Connection, statement: sa.Select[Any], params: dict[str, Any], after: int, limit: int
 ) -> tuple[list[Row], int | None]:
     """One page of a ``keyset`` statement; also the id to continue from, if there is more."""
     page = as_dicts(conn.execute(statement, {**params, "after": after, "limit": limit + 1}))
@@ -69,13 +69,13 @@ def fetch_page(
 
 
 @cache
-def _by_id(table: Table, for_update: bool) -> Select[Any]:
-    query = select(table).where(table.c.id == bindparam("ident"))
+def _by_id(table: sa.Table, for_update: bool) -> sa.Select[Any]:
+    query = sa.select(table).where(table.c.id == sa.bindparam("ident"))
     return query.with_for_update() if for_update else query
 
 
 def get_by_id(
-    conn: Connection, table: Table, what: str, ident: int, *, for_update: bool = False
+    conn: Connection, table: sa.Table, what: str, ident: int, *, for_update: bool = False
 ) -> Row:
     row = first_dict(conn.execute(_by_id(table, for_update), {"ident": ident}))
     if row is None:
@@ -83,7 +83,7 @@ def get_by_id(
     return row
 
 
-def is_unique_violation(exc: IntegrityError, column: Column[Any]) -> bool:
+def is_unique_violation(exc: IntegrityError, column: sa.Column[Any]) -> bool:
     """Whether the error came from the unique constraint on ``column``.
 
     PostgreSQL names the constraint (``uq_<table>_<column>``, our naming convention); SQLite
@@ -95,7 +95,7 @@ def is_unique_violation(exc: IntegrityError, column: Column[Any]) -> bool:
 
 
 @contextmanager
-def unique_or_conflict(column: Column[Any], detail: str) -> Iterator[None]:
+def unique_or_conflict(column: sa.Column[Any], detail: str) -> Iterator[None]:
     """Turn a duplicate value in ``column`` into a Conflict the client can act on."""
     try:
         yield

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Integer, bindparam, delete, func, insert, select
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from api.data.common import now
@@ -20,19 +20,19 @@ class StoredResponse(NamedTuple):
 
 
 _t = idempotency_keys
-_FIND = select(
-    _t.c.id, _t.c.impressao, _t.c.status, _t.c.corpo, _t.c.location, _t.c.criado_em
-).where(_t.c.api_key_id == bindparam("api_key_id"), _t.c.chave == bindparam("chave"))
-_FORGET = delete(_t).where(_t.c.id == bindparam("ident"))
-_STORE = insert(idempotency_keys)
+_FIND = sa.select(
+    _t.c.id, _t.c.fingerprint, _t.c.status, _t.c.body, _t.c.location, _t.c.created_at
+).where(_t.c.api_key_id == sa.bindparam("api_key_id"), _t.c.key == sa.bindparam("key"))
+_FORGET = sa.delete(_t).where(_t.c.id == sa.bindparam("ident"))
+_STORE = sa.insert(idempotency_keys)
 _EXPIRED = (
-    select(_t.c.id)
-    .where(_t.c.criado_em < bindparam("before"))
-    .order_by(_t.c.criado_em)
-    .limit(bindparam("limit", type_=Integer))
+    sa.select(_t.c.id)
+    .where(_t.c.created_at < sa.bindparam("before"))
+    .order_by(_t.c.created_at)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
 )
-_DELETE_EXPIRED = delete(_t).where(_t.c.id.in_(_EXPIRED))
-_COUNT = select(func.count()).select_from(_t)
+_DELETE_EXPIRED = sa.delete(_t).where(_t.c.id.in_(_EXPIRED))
+_COUNT = sa.select(sa.func.count()).select_from(_t)
 
 
 def find(
@@ -40,13 +40,13 @@ def find(
 ) -> StoredResponse | None:
     """The response stored for ``key``, unless it was stored before ``not_before``: an expired
     one is deleted here (the pruner may not have come by yet), so that the key is free again."""
-    row = conn.execute(_FIND, {"api_key_id": api_key_id, "chave": key}).first()
+    row = conn.execute(_FIND, {"api_key_id": api_key_id, "key": key}).first()
     if row is None:
         return None
-    if row.criado_em < not_before:
+    if row.created_at < not_before:
         conn.execute(_FORGET, {"ident": row.id})
         return None
-    return StoredResponse(row.impressao, row.status, row.corpo, row.location)
+    return StoredResponse(row.fingerprint, row.status, row.body, row.location)
 
 
 def store(conn: Connection, api_key_id: int, key: str, response: StoredResponse) -> None:
@@ -54,12 +54,12 @@ def store(conn: Connection, api_key_id: int, key: str, response: StoredResponse)
         _STORE,
         {
             "api_key_id": api_key_id,
-            "chave": key,
-            "impressao": response.fingerprint,
+            "key": key,
+            "fingerprint": response.fingerprint,
             "status": response.status,
-            "corpo": response.body,
+            "body": response.body,
             "location": response.location,
-            "criado_em": now(),
+            "created_at": now(),
         },
     )
 

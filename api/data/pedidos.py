@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, insert, not_, select, update
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from api.data.common import Row, fetch_page, get_by_id, keyset, now
@@ -16,25 +16,25 @@ from api.domain.workflow import FINAL, Status, allowed_next, can_transition
 
 # The filters of GET /pedidos: name -> condition on a bound parameter of the same name.
 _FILTERS = {
-    "status": pedidos.c.status == bindparam("status"),
-    "cliente_id": pedidos.c.cliente_id == bindparam("cliente_id"),
-    "tipo_id": pedidos.c.tipo_id == bindparam("tipo_id"),
-    "prazo_de": pedidos.c.prazo >= bindparam("prazo_de"),
-    "prazo_ate": pedidos.c.prazo <= bindparam("prazo_ate"),
+    "status": pedidos.c.status == sa.bindparam("status"),
+    "cliente_id": pedidos.c.cliente_id == sa.bindparam("cliente_id"),
+    "tipo_id": pedidos.c.tipo_id == sa.bindparam("tipo_id"),
+    "prazo_de": pedidos.c.prazo >= sa.bindparam("prazo_de"),
+    "prazo_ate": pedidos.c.prazo <= sa.bindparam("prazo_ate"),
 }
-_OVERDUE = and_(
-    pedidos.c.prazo < bindparam("today"), pedidos.c.status.not_in([s.value for s in FINAL])
+_OVERDUE = sa.and_(
+    pedidos.c.prazo < sa.bindparam("today"), pedidos.c.status.not_in([s.value for s in FINAL])
 )
 # What opening a pedido needs to know, in one round trip: does the cliente exist, and is the
 # tipo there, active, and how long does it take (NULLs where a row is missing).
-_REFERENCES = select(
-    select(clientes.c.id)
-    .where(clientes.c.id == bindparam("cliente_id"))
+_REFERENCES = sa.select(
+    sa.select(clientes.c.id)
+    .where(clientes.c.id == sa.bindparam("cliente_id"))
     .scalar_subquery()
     .label("cliente"),
     *(
-        select(column)
-        .where(tipos_producao.c.id == bindparam("tipo_id"))
+        sa.select(column)
+        .where(tipos_producao.c.id == sa.bindparam("tipo_id"))
         .scalar_subquery()
         .label(column.name)
         for column in (tipos_producao.c.ativo, tipos_producao.c.prazo_padrao_dias)
@@ -43,20 +43,20 @@ _REFERENCES = select(
 # The UPDATE takes the write lock (SQLite) or the row lock (PostgreSQL) until commit, so
 # concurrent inserts from any process queue here and numbers come out unique and gap-free.
 _NEXT_NUMERO = (
-    update(contadores)
+    sa.update(contadores)
     .where(contadores.c.nome == "pedidos")
     .values(valor=contadores.c.valor + 1)
     .returning(contadores.c.valor)
 )
-_INSERT = insert(pedidos).returning(pedidos.c.id)
+_INSERT = sa.insert(pedidos).returning(pedidos.c.id)
 _SET_STATUS = (
-    update(pedidos)
-    .where(pedidos.c.id == bindparam("ident"))
-    .values(status=bindparam("status"), atualizado_em=bindparam("stamp"))
+    sa.update(pedidos)
+    .where(pedidos.c.id == sa.bindparam("ident"))
+    .values(status=sa.bindparam("status"), atualizado_em=sa.bindparam("stamp"))
 )
-_RECORD = insert(pedido_eventos)
+_RECORD = sa.insert(pedido_eventos)
 _EVENTOS = keyset(
-    select(pedido_eventos).where(pedido_eventos.c.pedido_id == bindparam("pedido_id")),
+    sa.select(pedido_eventos).where(pedido_eventos.c.pedido_id == sa.bindparam("pedido_id")),
     pedido_eventos,
 )
 
@@ -66,10 +66,10 @@ def get(conn: Connection, pedido_id: int, *, for_update: bool = False) -> Row:
 
 
 @cache
-def _page(filters: frozenset[str], atrasado: bool | None) -> Select[Any]:
-    query = select(pedidos).where(*(_FILTERS[name] for name in sorted(filters)))
+def _page(filters: frozenset[str], atrasado: bool | None) -> sa.Select[Any]:
+    query = sa.select(pedidos).where(*(_FILTERS[name] for name in sorted(filters)))
     if atrasado is not None:
-        query = query.where(_OVERDUE if atrasado else not_(_OVERDUE))
+        query = query.where(_OVERDUE if atrasado else sa.not_(_OVERDUE))
     return keyset(query, pedidos)
 
 
@@ -116,12 +116,12 @@ def create(conn: Connection, values: dict[str, Any], *, by: str, today: date) ->
     return {column.name: created[column.name] for column in pedidos.c}
 
 
-def update_(conn: Connection, pedido_id: int, changes: dict[str, Any]) -> Row:
+def update(conn: Connection, pedido_id: int, changes: dict[str, Any]) -> Row:
     current = get(conn, pedido_id, for_update=True)
     if Status(current["status"]) in FINAL:
         raise Conflict(f"pedido {pedido_id} is {current['status']} and can no longer be changed")
     conn.execute(
-        update(pedidos).where(pedidos.c.id == pedido_id).values(**changes, atualizado_em=now())
+        sa.update(pedidos).where(pedidos.c.id == pedido_id).values(**changes, atualizado_em=now())
     )
     return get(conn, pedido_id)
 

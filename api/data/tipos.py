@@ -5,14 +5,14 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, insert, select, update
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from api.data.common import Row, fetch_page, get_by_id, keyset, now, unique_or_conflict
 from api.db.tables import tipos_producao
 
 _DUPLICATE = "another tipo de produção already has this codigo"
-_INSERT = insert(tipos_producao).returning(tipos_producao.c.id)
+_INSERT = sa.insert(tipos_producao).returning(tipos_producao.c.id)
 
 
 def get(conn: Connection, tipo_id: int, *, for_update: bool = False) -> Row:
@@ -20,10 +20,10 @@ def get(conn: Connection, tipo_id: int, *, for_update: bool = False) -> Row:
 
 
 @cache
-def _page(ativo: bool) -> Select[Any]:
-    query = select(tipos_producao)
+def _page(ativo: bool) -> sa.Select[Any]:
+    query = sa.select(tipos_producao)
     if ativo:
-        query = query.where(tipos_producao.c.ativo == bindparam("ativo"))
+        query = query.where(tipos_producao.c.ativo == sa.bindparam("ativo"))
     return keyset(query, tipos_producao)
 
 
@@ -43,10 +43,10 @@ def create(conn: Connection, values: dict[str, Any]) -> Row:
     return get(conn, new_id)
 
 
-def update_(conn: Connection, tipo_id: int, changes: dict[str, Any]) -> Row:
+def update(conn: Connection, tipo_id: int, changes: dict[str, Any]) -> Row:
     with unique_or_conflict(tipos_producao.c.codigo, _DUPLICATE):
         conn.execute(
-            update(tipos_producao)
+            sa.update(tipos_producao)
             .where(tipos_producao.c.id == tipo_id)
             .values(**changes, atualizado_em=now())
         )

@@ -152,16 +152,17 @@ contadores = Table(
     Column("valor", Integer, nullable=False),
 )
 
+# Machinery rather than domain, so its names are English (the domain's are Portuguese).
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("api_key_id", Integer, ForeignKey("api_keys.id"), nullable=False),
-    Column("chave", String(255), nullable=False),
-    Column("impressao", String(64), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
     Column("status", Integer, nullable=False),
-    Column("corpo", LargeBinary, nullable=False),
+    Column("body", LargeBinary, nullable=False),
     Column("location", String(255)),
-    Column("criado_em", UTCDateTime, nullable=False, index=True),  # expiry: pruned by age
-    UniqueConstraint("api_key_id", "chave", name="uq_idempotency_keys_api_key_id_chave"),
+    Column("created_at", UTCDateTime, nullable=False, index=True),  # expiry: pruned by age
+    UniqueConstraint("api_key_id", "key", name="uq_idempotency_keys_api_key_id_key"),
 )

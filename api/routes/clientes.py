@@ -44,7 +44,7 @@ async def get_cliente(call: Call) -> Response:
 async def update_cliente(call: Call) -> Response:
     changes = (await read_json(call.request, ClientePatch)).changes()
     transaction = guarded(
-        call, encode_one, clientes.get, lambda conn, ident: clientes.update_(conn, ident, changes)
+        call, encode_one, clientes.get, lambda conn, ident: clientes.update(conn, ident, changes)
     )
     return json_response(call.request, await call.db.write(transaction))
 
@@ -55,7 +55,7 @@ async def delete_cliente(call: Call) -> Response:
     def transaction(conn: Connection) -> None:
         current = clientes.get(conn, ident, for_update=True)  # a 404 when there is none
         require_match(if_match, lambda: encode_one(current))
-        clientes.delete_(conn, ident)
+        clientes.delete(conn, ident)
 
     await call.db.write(transaction)
     return Response(status_code=204)

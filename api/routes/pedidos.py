@@ -74,7 +74,7 @@ def _guarded(call: Call, change: Callable[[Connection, int], Row]) -> Callable[[
 
 async def update_pedido(call: Call) -> Response:
     changes = (await read_json(call.request, PedidoPatch)).changes()
-    transaction = _guarded(call, lambda conn, ident: pedidos.update_(conn, ident, changes))
+    transaction = _guarded(call, lambda conn, ident: pedidos.update(conn, ident, changes))
     return json_response(call.request, await call.db.write(transaction))
 
 

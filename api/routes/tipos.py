@@ -42,7 +42,7 @@ async def get_tipo(call: Call) -> Response:
 async def update_tipo(call: Call) -> Response:
     changes = (await read_json(call.request, TipoPatch)).changes()
     transaction = guarded(
-        call, encode_one, tipos.get, lambda conn, ident: tipos.update_(conn, ident, changes)
+        call, encode_one, tipos.get, lambda conn, ident: tipos.update(conn, ident, changes)
     )
     return json_response(call.request, await call.db.write(transaction))
 

@@ -111,10 +111,10 @@ def test_bad_keys_are_400(api: TestClient) -> None:
 def age_records(engine: Engine, hours: float, *keys: str) -> None:
     """Make the stored answers of these keys (all of them if none is named) ``hours`` old."""
     statement = update(idempotency_keys).values(
-        criado_em=datetime.now(UTC) - timedelta(hours=hours)
+        created_at=datetime.now(UTC) - timedelta(hours=hours)
     )
     if keys:
-        statement = statement.where(idempotency_keys.c.chave.in_(keys))
+        statement = statement.where(idempotency_keys.c.key.in_(keys))
     with engine.execution_options(**{WRITE: True}).begin() as conn:
         conn.execute(statement)
 
@@ -145,6 +145,6 @@ def test_expired_records_are_deleted_in_bounded_batches(api: TestClient, engine:
     with engine.execution_options(**{WRITE: True}).connect() as conn:
         deleted = [idempotency.delete_expired(conn, before, 2) for _ in range(4)]
         conn.commit()
-        left = list(conn.execute(select(idempotency_keys.c.chave)).scalars())
+        left = list(conn.execute(select(idempotency_keys.c.key)).scalars())
     assert deleted == [2, 2, 1, 0]
     assert left == ["lote-5"]

@@ -24,17 +24,20 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --locked --no-dev --no-install-project
-# Then the project itself. Installed editable on purpose: the code stays at /app, beside the
-# files it reads from the source tree (alerting/ for `python -m observability.alertmanager`).
+# Then the project itself, installed as its wheel is (not editable): the code, and the files it
+# ships from the top-level folders (alerting/ rules and templates, grafana/ dashboards: see
+# observability/bundled.py), land in the environment, and the runtime copies only that.
 COPY README.md ./
+COPY fichas fichas
 COPY api api
 COPY proxy proxy
 COPY observability observability
 COPY backup backup
 COPY loadtest loadtest
 COPY alerting alerting
+COPY grafana grafana
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --locked --no-dev
+    uv sync --locked --no-dev --no-editable
 
 FROM python:3.11.13-slim-bookworm AS runtime
 # A fixed uid/gid, so that volumes and bind mounts can be given to it from outside.
@@ -43,7 +46,7 @@ RUN groupadd --system --gid 10001 fichas \
     && mkdir /data /backups \
     && chown fichas:fichas /data /backups
 # Root-owned code: the process that runs it cannot change it.
-COPY --from=build /app /app
+COPY --from=build /app/.venv /app/.venv
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     FICHAS_DATA_DIR=/data \

@@ -87,8 +87,8 @@ class Target:
         return {i["name"]: i["pid"] for i in status["instances"]}
 
 
-def _cli(*argv: str) -> list[str]:
-    return [sys.executable, "-m", "fichas.cli", *argv]
+# This environment's fichas; the installed-wheel test passes another installation's.
+FICHAS = (sys.executable, "-m", "fichas.cli")
 
 
 @contextmanager
@@ -98,21 +98,26 @@ def own_cluster(
     log_path: Path,
     redis: RedisServer | None = None,
     up_options: Sequence[str] = (),
+    fichas: Sequence[str] = FICHAS,
 ) -> Iterator[Target]:
     """``fichas up`` (with ``up_options``) on a fresh SQLite database of demo data (500 clientes,
     3,000 pedidos), on free loopback ports, with ``redis`` as its cache if given; stopped by PID
-    (SIGTERM, then SIGKILL) when the block ends."""
+    (SIGTERM, then SIGKILL) when the block ends. The commands run in ``data_dir``, so that only
+    the installation ``fichas`` names is on their path, never a checkout they were started from."""
     env = {"FICHAS_LOG_LEVEL": "warning", **os.environ, "FICHAS_DATA_DIR": str(data_dir)}
     env.pop("FICHAS_DATABASE_URL", None)
     env.pop("FICHAS_REDIS_URL", None)
     if redis is not None:
         env["FICHAS_REDIS_URL"] = redis.url
+    data_dir.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         for argv in (["migrate"], ["demo-data"]):
-            subprocess.run(_cli(*argv), env=env, stdout=log, stderr=log, check=True)  # noqa: S603
+            subprocess.run(  # noqa: S603 - fichas, arguments we chose
+                [*fichas, *argv], env=env, cwd=data_dir, stdout=log, stderr=log, check=True
+            )
         listen = f"127.0.0.1:{free_port()}"
-        up = _cli("up", "--instances", str(instances), "--listen", listen, *up_options)
-        process = subprocess.Popen(up, env=env, stdout=log, stderr=log)  # noqa: S603
+        up = [*fichas, "up", "--instances", str(instances), "--listen", listen, *up_options]
+        process = subprocess.Popen(up, env=env, cwd=data_dir, stdout=log, stderr=log)  # noqa: S603
     try:
         deadline = time.monotonic() + 120
         while b"fichas is up" not in log_path.read_bytes():

@@ -1,5 +1,7 @@
 """Alertmanager's configuration for where it runs: alerting/alertmanager.yml with its
-placeholder receivers replaced from the environment.
+placeholder receivers replaced from the environment, written with its notification templates
+beside it (the configuration names them relative to itself, so it can be read anywhere: in the
+cluster's folder, or in the volume the compose stack shares with the Alertmanager container).
 
 Alertmanager expands no environment variables, and the Debian package's version (0.25) reads
 no webhook URL from a file, so the receivers are written in here. The placeholders are plain
@@ -14,13 +16,14 @@ the checked-in one's comments and order, which whoever reads it on the host need
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
 from fichas.settings import Settings, load_settings
+from observability.bundled import bundled
 
-ALERTING = Path(__file__).resolve().parents[1] / "alerting"
-SOURCE = ALERTING / "alertmanager.yml"
+SOURCE = bundled("alerting/alertmanager.yml")
 
 # Setting (FICHAS_<NAME> in the environment) → the placeholder it replaces.
 REQUIRED = {
@@ -35,7 +38,7 @@ OPTIONAL = {
     "alert_smtp_username": "auth_username",
     "alert_smtp_password_file": "auth_password_file",
 }
-TEMPLATES = "templates/notifications.tmpl"
+TEMPLATES = "templates"  # beside the configuration, as alerting/alertmanager.yml names them
 
 
 class AlertmanagerConfigError(Exception):
@@ -54,8 +57,6 @@ def render(settings: Settings, source: Path = SOURCE) -> str:
     for name, field in OPTIONAL.items():
         value = getattr(settings, name)
         replacements[f'{field}: ""'] = f"{field}: {json.dumps(str(value or ''))}"
-    # Alertmanager reads templates relative to its configuration file, which moves.
-    replacements[f"- {TEMPLATES}"] = f"- {json.dumps(str(ALERTING / TEMPLATES))}"
     text = source.read_text()
     for placeholder, value in replacements.items():
         if placeholder not in text:
@@ -64,12 +65,21 @@ def render(settings: Settings, source: Path = SOURCE) -> str:
     return text
 
 
+def write(settings: Settings, path: Path) -> Path:
+    """The configuration at ``path``, and its templates beside it; ``path`` again."""
+    text = render(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(bundled(f"alerting/{TEMPLATES}"), path.parent / TEMPLATES, dirs_exist_ok=True)
+    path.write_text(text)
+    return path
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m observability.alertmanager OUTPUT", file=sys.stderr)
         return 2
     try:
-        Path(argv[0]).write_text(render(load_settings()))
+        write(load_settings(), Path(argv[0]))
     except AlertmanagerConfigError as exc:
         print(f"alertmanager config: {exc}", file=sys.stderr)
         return 1

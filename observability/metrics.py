@@ -1,5 +1,5 @@
-"""Every metric an instance exports, in one place: their names are a contract with the
-dashboards and alerts (docs/ARCHITECTURE.md §5), so they are declared here and nowhere else.
+"""Every metric an instance exports, in one place: their names are a contract with the dashboards
+and alerts (docs/ARCHITECTURE.md, "Resilience"), so they are declared here and nowhere else.
 
 Each app gets its own registry (tests build many apps in one process), served at ``/metrics``
 in the OpenMetrics format when the scraper asks for it (Prometheus does), else in the classic

@@ -1,5 +1,6 @@
 """Prometheus's configuration for where it runs: the bundled ``prometheus.yml`` with its paths
-made absolute (the rules in ``alerting/rules``, the targets file of one cluster) and its
+made absolute (the rules in ``alerting/rules``, wherever this installation keeps them, see
+``observability.bundled``; the targets file of one cluster) and its
 Alertmanager at the address it really has — or none, and then no alerts are sent."""
 
 from __future__ import annotations
@@ -9,15 +10,19 @@ from typing import Any
 
 import yaml
 
-BUNDLED = Path(__file__).with_name("prometheus.yml")
+from observability.bundled import bundled
+
+CONFIG = Path(__file__).with_name("prometheus.yml")
 
 
 def prometheus_config(targets: Path, alertmanager: str | None) -> dict[str, Any]:
     """The configuration for a cluster whose file-SD ``targets`` file is given, sending alerts to
     ``alertmanager`` (host:port) and scraping it, or doing neither when it is None."""
-    config: dict[str, Any] = yaml.safe_load(BUNDLED.read_text())
+    config: dict[str, Any] = yaml.safe_load(CONFIG.read_text())
+    # Written relative to this folder in the repository (../alerting/rules/*.yml), for the
+    # compose stack, which mounts both.
     config["rule_files"] = [
-        str((BUNDLED.parent / rules).resolve()) for rules in config["rule_files"]
+        str(bundled(rules.removeprefix("../"))) for rules in config["rule_files"]
     ]
     for job in config["scrape_configs"]:
         for sd in job.get("file_sd_configs", []):

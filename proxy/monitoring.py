@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from fichas.processes import free_port
 from fichas.settings import Settings
-from observability.alertmanager import AlertmanagerConfigError, render
+from observability.alertmanager import AlertmanagerConfigError, write
 from observability.prometheus import prometheus_config, write_prometheus_config
 from proxy.supervisor import Child, targets_beside
 
@@ -53,8 +53,7 @@ def monitoring(settings: Settings) -> Monitoring:
         notes.append("alertmanager not started: install Debian's prometheus-alertmanager package")
     else:
         try:
-            config = directory / "alertmanager.yml"
-            config.write_text(render(settings))
+            config = write(settings, directory / "alertmanager.yml")
         except AlertmanagerConfigError as exc:
             notes.append(f"alertmanager not started: {exc}")
         else:

@@ -20,7 +20,7 @@ TESTS = Path(__file__).parent
 # Modules outside tests/integration/ whose every test starts real processes of its own.
 INTEGRATION_MODULES = {
     "alerting/test_drill.py", "alerting/test_metric_names.py", "backup/test_replication.py",
-    "backup/test_snapshot.py", "cli/test_disk.py", "deploy/test_compose_environment.py",
+    "backup/test_snapshot.py", "cli/test_failures.py", "deploy/test_compose_environment.py",
     "docs/test_guides.py", "loadtest/test_loadtest.py", "security/test_files.py",
     "security/test_fuzz_proxy.py", "security/test_hostile.py", "security/test_keys.py",
     "security/test_proxy.py", "security/test_secrets.py",

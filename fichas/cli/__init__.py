@@ -1,8 +1,9 @@
 """The ``fichas`` command: one module per verb, each adding its own sub-parser.
 
-The top layer (docs/ARCHITECTURE.md). A verb module imports only ``argparse`` and the standard
-library at the top; what its action needs (SQLAlchemy, the app, the cluster) it imports when the
-action runs, so that ``fichas --version`` or ``fichas status`` never load what they do not use
+The top layer (docs/ARCHITECTURE.md). A verb module imports at the top only ``argparse``, the
+standard library and modules that load nothing else (``api.domain``, ``fichas.processes``); what
+its action needs (pydantic, SQLAlchemy, the app, the cluster) it imports when the action runs, so
+that ``fichas --version`` or ``fichas status`` never load what they do not use
 (docs/BENCHMARKS.md, "CLI start-up").
 """
 
@@ -27,7 +28,8 @@ class _Version(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
         from fichas import __version__
 
-        parser.exit(message=f"fichas {__version__}\n")
+        print(f"fichas {__version__}")  # on stdout, as argparse's own version action
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:

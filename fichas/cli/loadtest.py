@@ -55,10 +55,18 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    # Imported here, not at the top: numpy and matplotlib would slow every other verb's start.
     from fichas.settings import load_settings
-    from loadtest import k6, scenarios
-    from loadtest.target import TargetError
+
+    try:
+        from loadtest import k6, scenarios
+        from loadtest.target import TargetError
+    except ModuleNotFoundError as exc:  # a production install: without the load-test extra
+        print(
+            f"fichas: loadtest needs {exc.name}, which a plain install does not carry: "
+            "pip install 'fichas[loadtest]' (a checkout's `uv run` has it)",
+            file=sys.stderr,
+        )
+        return 2
 
     try:
         plan = scenarios.Plan(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from observability.alertmanager import AlertmanagerConfigError, render
+from observability.alertmanager import AlertmanagerConfigError, render, write
 from tests.alerting.pager import alert_settings
 from tests.alerting.rules import ALERTING
 
@@ -51,9 +51,9 @@ def test_alerts_route_by_severity(severity: str, receiver: str) -> None:
 
 
 def test_rendered_configuration_carries_the_environment(tmp_path: Path) -> None:
-    rendered = tmp_path / "alertmanager.yml"
-    rendered.write_text(render(SETTINGS))
-    assert "SUCCESS" in amtool("check-config", str(rendered))  # templates found from anywhere
+    rendered = write(SETTINGS, tmp_path / "alertmanager.yml")
+    assert "SUCCESS" in amtool("check-config", str(rendered))  # its templates found beside it
+    assert (tmp_path / "templates" / "notifications.tmpl").exists()
     config = yaml.safe_load(rendered.read_text())
     receivers = {receiver["name"]: receiver for receiver in config["receivers"]}
     [webhook] = receivers["pager"]["webhook_configs"]

@@ -28,7 +28,7 @@ import httpx2
 import yaml
 
 from loadtest.target import own_cluster
-from observability.alertmanager import render
+from observability.alertmanager import write
 from tests.alerting.pager import Notification, alert_settings, running_pager
 from tests.alerting.rules import RULE_FILES, load
 from tests.prometheus import (
@@ -58,7 +58,7 @@ def rules_firing_quickly(directory: Path) -> list[str]:
 def alertmanager_config(path: Path, pager_url: str) -> Path:
     """The bundled configuration, rendered with the pager at ``pager_url`` (e-mail to a port
     nobody listens on), its grouping waits cut to a second."""
-    config: dict[str, Any] = yaml.safe_load(render(alert_settings(pager_url)))
+    config: dict[str, Any] = yaml.safe_load(write(alert_settings(pager_url), path).read_text())
     for route in [config["route"], *config["route"]["routes"]]:
         route["group_wait"] = route["group_interval"] = QUICKLY
     path.write_text(yaml.safe_dump(config))

@@ -70,6 +70,7 @@ def test_dependencies_are_installed_from_the_lock_file_without_dev_ones() -> Non
     assert len(syncs) == 2  # dependencies (cached layer), then the project
     assert all("--locked" in sync and "--no-dev" in sync for sync in syncs)
     assert ("COPY", "pyproject.toml uv.lock ./") in build
+    assert "--no-editable" in syncs[-1]  # the project as its wheel installs, not the sources
     uv = stages(DOCKERFILE)["uv"][0][1]
     version = subprocess.run(["uv", "--version"], capture_output=True, text=True, check=True)
     assert uv.split()[0].endswith(":" + version.stdout.split()[1]), "uv differs from dev's"

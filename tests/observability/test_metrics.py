@@ -6,8 +6,8 @@ from starlette.testclient import TestClient
 
 from tests.support import assert_promtool_accepts, metric, new_cliente, new_pedido
 
-# Each mechanism's metric, as docs/ARCHITECTURE.md §5 names it (prefix fichas_); the Redis ones come
-# with the cache and the rate limits.
+# Each mechanism's metric, as docs/ARCHITECTURE.md#resilience names it (prefix fichas_); the Redis
+# ones come with the cache and the rate limits.
 EXPORTED = [
     "fichas_build_info",
     "fichas_http_requests_in_flight",

@@ -23,8 +23,8 @@ from api.app import create_app
 from api.db.tables import api_keys, idempotency_keys
 from fichas.processes import free_port, stop_process
 from fichas.settings import Settings, SettingsError, load_settings
-from tests.http.test_idempotency import age_records
 from tests.integration.test_cluster import running_cluster
+from tests.routes.test_idempotency import age_records
 from tests.support import assert_problem, metric
 
 STARTUP_SECONDS = 60

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
+import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from api.app import create_app
+from api.auth import guard
 from fichas.settings import Settings
+from tests.clock import Clock
 from tests.support import assert_problem, make_token
 
 
@@ -39,9 +40,12 @@ def test_health_and_ready_need_no_key(client: TestClient) -> None:
     assert client.get("/ready").status_code == 200
 
 
-def test_cached_keys_expire_so_revocation_takes_effect(settings: Settings, engine: Engine) -> None:
+def test_cached_keys_expire_so_revocation_takes_effect(
+    settings: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock().install(monkeypatch, guard)
     token = make_token(engine, "pc-cache", ["read"])
-    cached = Settings(**{**settings.model_dump(), "auth_cache_seconds": 0.3})
+    cached = Settings(**{**settings.model_dump(), "auth_cache_seconds": 5})
     with TestClient(create_app(cached), headers={"Authorization": f"Bearer {token}"}) as pc:
         assert pc.get("/clientes").status_code == 200
         with engine.begin() as conn:
@@ -50,5 +54,7 @@ def test_cached_keys_expire_so_revocation_takes_effect(settings: Settings, engin
             row = chaves.by_name(conn, "pc-cache")
             assert row is not None
             chaves.revoke(conn, row["id"])
-        time.sleep(0.4)
+        clock.advance(4.9)
+        assert pc.get("/clientes").status_code == 200  # trusted a little longer
+        clock.advance(0.2)
         assert_problem(pc.get("/clientes"), 401, "unauthorized")

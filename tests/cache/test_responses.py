@@ -11,8 +11,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.app import create_app
+from api.resilience import breaker
 from fichas.settings import Settings
 from loadtest.target import RedisServer, redis_server
+from tests.clock import Clock
 from tests.support import (
     assert_promtool_accepts,
     make_token,
@@ -86,7 +88,10 @@ def _breaker_open(api: TestClient) -> bool:
 
 
 @pytest.mark.slow
-def test_a_dead_redis_is_bypassed_then_used_again(api: TestClient, redis: RedisServer) -> None:
+def test_a_dead_redis_is_bypassed_then_used_again(
+    api: TestClient, redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock().install(monkeypatch, breaker)
     cliente = new_cliente(api)
     path = f"/clientes/{cliente['id']}"
     assert api.get(path).status_code == 200
@@ -103,7 +108,7 @@ def test_a_dead_redis_is_bypassed_then_used_again(api: TestClient, redis: RedisS
     assert api.get("/ready").json() == {"status": "ok", "redis": "degraded"}  # still ready
 
     redis.start()  # empty: Redis here keeps nothing on disk
-    time.sleep(COOLDOWN + 0.1)
+    clock.advance(COOLDOWN)
     api.get(path)  # the probe closes the breaker; a miss (the entry died with Redis)
     assert not _breaker_open(api)
     hits = _count(api, "clientes", "hit")

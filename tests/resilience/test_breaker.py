@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
+from api.resilience import breaker as breaker_module
 from api.resilience.breaker import Breaker, CircuitOpen
 from observability.metrics import build_metrics
+from tests.clock import Clock
 
 
 class Down(Exception):
@@ -65,10 +65,14 @@ def test_answers_other_than_failures_count_as_success() -> None:
     assert breaker.state == "closed"
 
 
-def test_after_the_cooldown_one_probe_decides() -> None:
-    breaker = _breaker(threshold=1, cooldown=0.1)
+def test_after_the_cooldown_one_probe_decides(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock().install(monkeypatch, breaker_module)
+    breaker = _breaker(threshold=1, cooldown=5)
     _fail(breaker)
-    time.sleep(0.15)
+    clock.advance(4.9)
+    with pytest.raises(CircuitOpen), breaker.guard():  # not yet
+        pass
+    clock.advance(0.1)
     with breaker.guard():  # the probe
         assert breaker.state == "half_open"
         with pytest.raises(CircuitOpen), breaker.guard():  # only one probe at a time
@@ -76,7 +80,7 @@ def test_after_the_cooldown_one_probe_decides() -> None:
     assert breaker.state == "closed"
 
     _fail(breaker)
-    time.sleep(0.15)
+    clock.advance(5)
     _fail(breaker)  # a failed probe opens it again, for a whole cooldown
     assert breaker.state == "open"
     with pytest.raises(CircuitOpen), breaker.guard():

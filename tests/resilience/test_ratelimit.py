@@ -19,6 +19,7 @@ from api.resilience.ratelimit import InstanceMemory, RateLimiter
 from fichas.settings import Settings
 from loadtest.target import redis_server
 from observability.metrics import build_metrics
+from tests.clock import Clock
 from tests.support import assert_problem, make_token, migrated_engine
 
 
@@ -64,17 +65,16 @@ def test_open_endpoints_are_limited_per_client_address(
 def test_in_memory_a_window_opens_at_the_first_hit_and_ends_after_the_period(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    clock = [1000.0]
-    monkeypatch.setattr(ratelimit, "time", _Clock(clock))
+    clock = Clock(1000.0).install(monkeypatch, ratelimit)
     limiter = RateLimiter({"read": "2/minute"}, build_metrics("test"))
 
     async def scenario() -> None:
         assert [(await limiter.check("read", "key:1")).allowed for _ in range(2)] == [True, True]
-        clock[0] = 1030.0
+        clock.now = 1030.0
         refused = await limiter.check("read", "key:1")
         assert (refused.allowed, refused.remaining, refused.reset_in) == (False, 0, 30)
         assert (await limiter.check("read", "key:2")).allowed  # another key, its own window
-        clock[0] = 1060.5  # key:1's window is over
+        clock.now = 1060.5  # key:1's window is over
         assert (await limiter.check("read", "key:1")).allowed
 
     asyncio.run(scenario())
@@ -83,8 +83,7 @@ def test_in_memory_a_window_opens_at_the_first_hit_and_ends_after_the_period(
 def test_in_memory_a_hit_is_a_lookup_and_ended_windows_are_swept(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    clock = [1000.0]
-    monkeypatch.setattr(ratelimit, "time", _Clock(clock))
+    clock = Clock(1000.0).install(monkeypatch, ratelimit)
     memory = InstanceMemory()
 
     async def scenario() -> tuple[int, int]:
@@ -94,7 +93,7 @@ def test_in_memory_a_hit_is_a_lookup_and_ended_windows_are_swept(
         tasks = len(asyncio.all_tasks())
         await memory.incr("key:0", 60)
         started = len(asyncio.all_tasks()) - tasks  # limits' own MemoryStorage starts one
-        clock[0] = 1061.0
+        clock.now = 1061.0
         await memory.incr("key:new", 60)  # the first hit past a second sweeps the ended windows
         return started, await memory.reset()
 
@@ -108,16 +107,6 @@ def test_route_classes_with_equal_limits_count_apart() -> None:
         return [(await limiter.check(c, "key:1")).allowed for c in ("read",) * 3 + ("write",)]
 
     assert asyncio.run(scenario()) == [True, True, False, True]
-
-
-class _Clock:
-    """Stands in for the ``time`` module in ratelimit: wall time from a list the test moves."""
-
-    def __init__(self, now: list[float]) -> None:
-        self.now = now
-
-    def time(self) -> float:
-        return self.now[0]
 
 
 def test_instances_sharing_redis_never_pass_the_budget_together(tmp_path: Path) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from api.resilience import retry as retry_module
 from api.resilience.retry import Retry, transient_db_error
 from observability.metrics import build_metrics
+from tests.clock import Clock
 
 
 def _locked() -> OperationalError:
@@ -65,12 +65,13 @@ def test_a_constraint_violation_is_not_retried() -> None:
     assert _retries(retry, "exhausted") == 0
 
 
-def test_a_slow_failure_is_not_retried() -> None:
+def test_a_slow_failure_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock().install(monkeypatch, retry_module)
     retry, calls = _retry(quick=0.05), []
 
     def waited_then_failed() -> None:
         calls.append(1)
-        time.sleep(0.1)  # as SQLite's busy handler does before giving up
+        clock.advance(0.1)  # as SQLite's busy handler waits before giving up
         raise _locked()
 
     with pytest.raises(OperationalError):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -39,7 +38,7 @@ from api.http.problems import (
     handle_unexpected,
     problem_response,
 )
-from api.openapi import build_openapi
+from api.openapi import openapi_json
 from api.resilience.ratelimit import RateLimiter
 from api.resilience.shedding import LoadShedMiddleware
 from api.routes.context import Services
@@ -163,5 +162,5 @@ def create_app(settings: Settings) -> Starlette:
         cache=ResponseCache(store, settings.cache_ttl_seconds, metrics),
         limits=limits,
     )
-    app.state.openapi = json.dumps(build_openapi(operations), ensure_ascii=False).encode()
+    app.state.openapi = openapi_json()
     return app

@@ -13,9 +13,14 @@ checkout synced by ``uv sync`` is not unless asked (``--compile-bytecode``), and
 script says which case it measured; compile with ``uv sync --compile-bytecode`` to measure what
 an installation sees.
 
+With ``--baseline CHECKOUT`` (another version's checkout, its environment synced and compiled:
+``uv sync --compile-bytecode`` there), the same commands of that version are timed in the same
+run, so that the comparison is a ratio: ``status`` against the same running cluster, ``keys
+list`` against a database of its own schema.
+
 Run from the repository root with::
 
-    uv run python -m benchmarks.cli_startup [--runs 10]
+    uv run python -m benchmarks.cli_startup [--runs 10] [--baseline ../fichas-before]
 """
 
 from __future__ import annotations
@@ -88,16 +93,28 @@ def imports(argv: list[str], env: dict[str, str]) -> tuple[float, list[tuple[flo
     return sum(ms for ms, _ in top), sorted(top, reverse=True)[:5]
 
 
+def prepared(fichas: str, data_dir: str) -> dict[str, str]:
+    """The environment of commands on ``data_dir``, once ``fichas`` has migrated its database
+    and made three keys there."""
+    env = {**os.environ, "FICHAS_DATA_DIR": data_dir}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as an operator's shell: keep what is compiled
+    for command in (["migrate"], *(["keys", "create", f"pc-{n:02d}"] for n in (1, 2, 3))):
+        subprocess.run([fichas, *command], env=env, check=True, capture_output=True)  # noqa: S603
+    return env
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--baseline", type=Path, help="another version's checkout, synced")
     args = parser.parse_args(argv)
     print(f"bytecode compiled: {'yes' if compiled() else 'NO (every start compiles)'}")
-    with tempfile.TemporaryDirectory() as data_dir:
-        env = {**os.environ, "FICHAS_DATA_DIR": data_dir}
-        env.pop("PYTHONDONTWRITEBYTECODE", None)  # as an operator's shell: keep what is compiled
-        for command in (["migrate"], *(["keys", "create", f"pc-{n:02d}"] for n in (1, 2, 3))):
-            subprocess.run([FICHAS, *command], env=env, check=True, capture_output=True)  # noqa: S603
+    with tempfile.TemporaryDirectory() as data_dir, tempfile.TemporaryDirectory() as other_dir:
+        env = prepared(FICHAS, data_dir)
+        baseline = None
+        if args.baseline is not None:
+            baseline = str(args.baseline.resolve() / ".venv" / "bin" / "fichas")
+            baseline_env = prepared(baseline, other_dir)
         cluster = subprocess.Popen(  # noqa: S603 - our own command
             [FICHAS, "up", "--instances", "2", "--listen", f"127.0.0.1:{free_port()}"],
             env=env,
@@ -120,6 +137,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 total, heaviest = imports(command, env)
                 names = ", ".join(f"{name} {ms:.0f}" for ms, name in heaviest)
                 print(row(f"fichas {' '.join(command)}", seconds, f"  {total:.0f}: {names}"))
+                if baseline is not None:  # status on the same cluster, keys on its own schema
+                    on = env if command == ["status"] else baseline_env
+                    before = timings([baseline, *command], on, args.runs)
+                    ratio = median(seconds) / median(before)
+                    print(row("  baseline", before, f"  this version: {ratio:.2f}x the time"))
         finally:
             stop_process(cluster, timeout=20)
     return 0

@@ -13,13 +13,26 @@ class ResilienceSettings(BaseModel):
         50, ge=1, le=10_000, description="How long a Redis command may take before it is skipped."
     )
     cache_ttl_seconds: int = Field(300, ge=1, le=86_400, description="Cached answers expire after.")
-    rate_limit_root: str = Field("200/minute", description="Per client address: / and others.")
-    rate_limit_health: str = Field("500/minute", description="Per client address: /health.")
-    rate_limit_read: str = Field("12000/minute", description="Per API key: reads.")
-    rate_limit_write: str = Field("6000/minute", description="Per API key: writes.")
-    rate_limit_admin: str = Field("600/minute", description="Per API key: /chaves.")
+    # The defaults are not validated (validate_default=False): they are known good, and checking
+    # them would load `limits` (~40 ms) into every command, `fichas status` included.
+    rate_limit_root: str = Field(
+        "200/minute", validate_default=False, description="Per client address: / and others."
+    )
+    rate_limit_health: str = Field(
+        "500/minute", validate_default=False, description="Per client address: /health."
+    )
+    rate_limit_read: str = Field(
+        "12000/minute", validate_default=False, description="Per API key: reads."
+    )
+    rate_limit_write: str = Field(
+        "6000/minute", validate_default=False, description="Per API key: writes."
+    )
+    rate_limit_admin: str = Field(
+        "600/minute", validate_default=False, description="Per API key: /chaves."
+    )
     rate_limit_auth_failures: str = Field(
         "20/minute",
+        validate_default=False,
         description="Per client address: requests refused 401; beyond, 429 without a lookup.",
     )
     max_in_flight: int = Field(
@@ -48,7 +61,7 @@ class ResilienceSettings(BaseModel):
     )  # fmt: skip
     @classmethod
     def _rate(cls, value: str) -> str:
-        # Imported here: the commands that load settings without serving should not pay ~60 ms.
+        # Imported here, so that only a rate someone set costs the import.
         from limits import parse
 
         try:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+import socket
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -31,6 +33,11 @@ class OwnCertificate:
 Tls = Literal["internal"] | OwnCertificate | None
 
 
+def public_url(listen: str, tls: Tls) -> str:
+    """The address the PCs use: the public listener, over HTTPS when there is a certificate."""
+    return f"{'http' if tls is None else 'https'}://{listen}"
+
+
 @dataclass(frozen=True)
 class ProxyConfig:
     listen: str  # host:port of the public listener
@@ -45,6 +52,8 @@ class ProxyConfig:
     metrics_listen: str | None = None
     # Via (which proxy answered) on public answers: for debugging only (FICHAS_DEBUG_HEADERS).
     debug_headers: bool = False
+    # The machine's name, which the internal CA certifies too (PCs may reach the server by it).
+    host_name: str = field(default_factory=socket.gethostname)
 
     def render(self) -> str:
         environment = Environment(
@@ -56,12 +65,18 @@ class ProxyConfig:
             autoescape=False,  # noqa: S701 - a Caddyfile, not HTML
         )
         host, _, port = self.listen.rpartition(":")
-        # Any Host the PCs use (an IP, a name) is answered; only Caddy's internal CA needs a name
-        # to issue its certificate for, the listen host. An own certificate carries its names.
+        # Any Host the PCs use (an IP, a name) is answered: the site has a catch-all address.
+        # Caddy's internal CA issues a certificate for each name the site also lists (one per
+        # name, served by the name a client asks for, or by the address it connected to); an
+        # own certificate carries its names.
         if self.tls is None:
             site, tls = f"http://:{port}", None
         elif self.tls == "internal":
-            site, tls = f"https://{self.listen}", "internal"
+            names = internal_certificate_names(host, self.host_name)
+            site = ", ".join(
+                [*(f"https://{_site_host(n)}:{port}" for n in names), f"https://:{port}"]
+            )
+            tls = "internal"
         else:
             # Caddyfile tokens are quoted like JSON strings, so any path is safe.
             site = f"https://:{port}"
@@ -79,6 +94,33 @@ class ProxyConfig:
             metrics_listen=self.metrics_listen,
             debug_headers=self.debug_headers,
         )
+
+
+_ANY_ADDRESS = {"", "0.0.0.0", "::"}  # noqa: S104 - recognised, not bound
+# A host name as DNS writes it (letters, digits, inner hyphens, dot-separated labels): any other
+# (a Windows name with "_" or spaces) could not be certified, nor written in a Caddyfile as is.
+_DNS_NAME = re.compile(
+    r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
+)
+
+
+def internal_certificate_names(listen_host: str, host_name: str) -> list[str]:
+    """What the internal CA certifies: the listen address (loopback instead when it is every
+    address: 0.0.0.0 or ::), ``localhost`` and the machine's name, each once."""
+    host = listen_host.strip("[]").lower()
+    if host in _ANY_ADDRESS:
+        names = ["127.0.0.1", "::1"] if host == "::" else ["127.0.0.1"]
+    else:
+        names = [host]
+    names.append("localhost")
+    host_name = host_name.lower().rstrip(".")
+    if _DNS_NAME.fullmatch(host_name):
+        names.append(host_name)
+    return list(dict.fromkeys(names))
+
+
+def _site_host(name: str) -> str:
+    return f"[{name}]" if ":" in name else name  # an IPv6 address in brackets
 
 
 def greater_than_pattern(limit: int) -> str:

@@ -51,3 +51,64 @@ def test_trusted_proxies_are_a_comma_separated_list(monkeypatch: pytest.MonkeyPa
     assert [str(n) for n in load_settings().trusted_proxies] == ["10.0.0.0/8", "fd00::/8"]
     monkeypatch.setenv("FICHAS_TRUSTED_PROXIES", "")
     assert load_settings().trusted_proxies == []
+
+
+@pytest.mark.parametrize("value", ["1hour", "90 minutes", "abc", "", "1h30m", "nan", "infs"])
+def test_a_bad_duration_names_the_accepted_forms(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("FICHAS_BACKUP_INTERVAL", value)
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    [line] = str(raised.value).splitlines()[1:]
+    assert line == (
+        f"  FICHAS_BACKUP_INTERVAL: {value!r} is not a duration: give seconds (3600) "
+        "or a number and a unit: 90s, 30m, 1h, 1d"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("3600", 3600.0), ("2.5", 2.5), ("90s", 90.0), (" 30m ", 1800.0), ("1H", 3600.0),
+     ("1.5h", 5400.0), ("1d", 86_400.0)],
+)  # fmt: skip
+def test_durations_are_seconds_or_a_number_and_a_unit(
+    monkeypatch: pytest.MonkeyPatch, value: str, seconds: float
+) -> None:
+    monkeypatch.setenv("FICHAS_BACKUP_INTERVAL", value)
+    assert load_settings().backup_interval == seconds
+
+
+def test_a_duration_out_of_range_still_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FICHAS_BACKUP_INTERVAL", "-5m")
+    with pytest.raises(SettingsError, match="FICHAS_BACKUP_INTERVAL: Input should be greater"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("variable", "suggestion"),
+    [
+        ("FICHAS_BACKUP_INTERVALL", "FICHAS_BACKUP_INTERVAL"),
+        ("FICHAS_DATABSE_URL", "FICHAS_DATABASE_URL"),
+        ("FICHAS_TIME_ZONE", "FICHAS_TIMEZONE"),
+        ("FICHAS_LOGLEVEL", "FICHAS_LOG_LEVEL"),
+    ],
+)
+def test_an_unknown_setting_suggests_the_closest_name(
+    monkeypatch: pytest.MonkeyPatch, variable: str, suggestion: str
+) -> None:
+    monkeypatch.setenv(variable, "x")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert str(raised.value).splitlines()[1:] == [
+        f"  {variable}: unknown setting; did you mean {suggestion}?"
+    ]
+
+
+def test_an_unknown_setting_like_no_other_gets_no_suggestion(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FICHAS_COFFEE", "strong")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert str(raised.value).splitlines()[1:] == ["  FICHAS_COFFEE: unknown setting (a typo?)"]

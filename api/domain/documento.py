@@ -52,3 +52,16 @@ def normalize_documento(value: str) -> str:
     if digits != expected or len(set(digits)) == 1:
         raise ValueError(f"invalid {kind}: check digits do not match")
     return digits
+
+
+def formatted(documento: str) -> str:
+    """A CPF as ``123.456.789-09``, a CNPJ as ``12.345.678/0001-95``, as they are written on
+    paper; anything else (not 11 or 14 digits once the separators are dropped) as it is."""
+    digits = "".join(ch for ch in documento if ch not in ".-/ ")
+    if not digits.isascii() or not digits.isdigit():
+        return documento
+    if len(digits) == 11:
+        return f"{digits[:3]}.{digits[3:6]}.{digits[6:9]}-{digits[9:]}"
+    if len(digits) == 14:
+        return f"{digits[:2]}.{digits[2:5]}.{digits[5:8]}/{digits[8:12]}-{digits[12:]}"
+    return documento

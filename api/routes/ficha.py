@@ -5,11 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from datetime import datetime, tzinfo
 from functools import cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.responses import HTMLResponse
+
+from api.domain.documento import formatted
 
 TEMPLATE = "ficha.html"
 
@@ -53,7 +56,23 @@ def ficha_page(
     cliente: dict[str, Any],
     tipo: dict[str, Any],
     eventos: list[dict[str, Any]],
+    *,
+    zone: tzinfo,
 ) -> HTMLResponse:
+    """The ficha, its times on the factory's clock (``zone``: the app's ``Services.zone``)."""
+
+    def local(moment: datetime) -> str:
+        return moment.astimezone(zone).strftime("%d/%m/%Y %H:%M")
+
     template = _environment().get_template(TEMPLATE)
-    html = template.render(pedido=pedido, cliente=cliente, tipo=tipo, eventos=eventos, money=_money)
+    html = template.render(
+        pedido=pedido,
+        cliente=cliente,
+        tipo=tipo,
+        eventos=eventos,
+        money=_money,
+        documento=formatted,
+        local=local,
+        zone=str(zone),
+    )
     return HTMLResponse(html, headers=_headers())

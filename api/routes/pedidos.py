@@ -109,7 +109,8 @@ async def get_ficha(call: Call) -> Response:
         )
 
     pedido, cliente, tipo, eventos = await call.db.read(gather)
-    return ficha_page(view(pedido, call.services.today()), cliente, tipo, eventos)
+    today = call.services.today()
+    return ficha_page(view(pedido, today), cliente, tipo, eventos, zone=call.services.zone)
 
 
 TAG = "pedidos"

@@ -57,8 +57,19 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     replicating.set_defaults(run=_replicate)
 
 
-def megabytes(size: int) -> str:
-    return f"{size / 1e6:,.1f} MB"
+_SIZE_UNITS = ("B", "kB", "MB", "GB", "TB")
+
+
+def human_size(size: int) -> str:
+    """``812 B``, ``45.3 kB``, ``12.4 MB``, ``150 MB``: decimal units, the largest that shows a
+    number under 1000 (999.7 kB shows as 1.0 MB, not 1000 kB), one decimal below 100."""
+    value, unit = float(size), 0
+    while value >= 999.5 and unit < len(_SIZE_UNITS) - 1:
+        value, unit = value / 1000, unit + 1
+    if unit == 0:
+        return f"{size} B"
+    shown = f"{value:.1f}" if value < 99.95 else f"{value:.0f}"
+    return f"{shown} {_SIZE_UNITS[unit]}"
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -78,7 +89,7 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     taken = report.taken
     print(
-        f"backup {taken.id}: {megabytes(taken.raw_bytes)} → {megabytes(taken.stored_bytes)} "
+        f"backup {taken.id}: {human_size(taken.raw_bytes)} → {human_size(taken.stored_bytes)} "
         f"in {taken.duration_seconds:.2f} s, verified; {settings.resolved_backup_dir / taken.file}"
     )
     if report.offsite_copy is not None:
@@ -103,8 +114,9 @@ def _list(args: argparse.Namespace) -> int:
     print(f"{'id':<21} {'kind':<10} {'database':>11} {'stored':>11} {'pedidos':>9} verified")
     for m in backups:
         print(
-            f"{m.id:<21} {m.kind:<10} {megabytes(m.raw_bytes):>11} {megabytes(m.stored_bytes):>11} "
-            f"{m.row_counts.get('pedidos', 0):>9,} {'yes' if m.verified else 'NO'}"
+            f"{m.id:<21} {m.kind:<10} {human_size(m.raw_bytes):>11} "
+            f"{human_size(m.stored_bytes):>11} {m.row_counts.get('pedidos', 0):>9,} "
+            f"{'yes' if m.verified else 'NO'}"
         )
     return 0
 

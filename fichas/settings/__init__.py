@@ -13,6 +13,7 @@ naming the variable, instead of failing on the first request that needs it. The 
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 
@@ -46,7 +47,7 @@ class Settings(
 def load_settings(**overrides: object) -> Settings:
     """Read the environment (plus explicit overrides); raise SettingsError listing every problem."""
     lines = [
-        f"  {name}: unknown setting (a typo?)"
+        f"  {name}: {_unknown(name)}"
         for name in sorted(os.environ)
         if name.startswith("FICHAS_")
         and not name.startswith("FICHAS_TEST_")  # the test suite's own variables
@@ -62,3 +63,15 @@ def load_settings(**overrides: object) -> Settings:
     if lines:
         raise SettingsError("invalid settings:\n" + "\n".join(lines))
     return settings
+
+
+def _unknown(name: str) -> str:
+    """What to say of an unknown ``FICHAS_*`` variable: the known name it is closest to, if one
+    is close (names compared without the prefix they all share, which would make any two look
+    alike)."""
+    close = difflib.get_close_matches(
+        name.removeprefix("FICHAS_").lower(), list(Settings.model_fields), n=1
+    )
+    if not close:
+        return "unknown setting (a typo?)"
+    return f"unknown setting; did you mean FICHAS_{close[0].upper()}?"

@@ -1,4 +1,5 @@
-"""CPF and CNPJ check digits, as property tests against an independent formulation."""
+"""CPF and CNPJ check digits, as property tests against an independent formulation; the
+numbers written as on paper."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from api.domain.documento import cnpj_check_digits, cpf_check_digits, normalize_documento
+from api.domain.documento import (
+    cnpj_check_digits,
+    cpf_check_digits,
+    formatted,
+    normalize_documento,
+)
 
 
 def _reference_digit(digits: list[int], weights: list[int]) -> int:
@@ -89,3 +95,30 @@ def test_repeated_digits_are_not_issued(repeated: str) -> None:
 def test_wrong_lengths_are_rejected(wrong_length: str) -> None:
     with pytest.raises(ValueError, match="11 digits"):
         normalize_documento(wrong_length)
+
+
+@pytest.mark.parametrize(
+    ("documento", "shown"),
+    [
+        ("12345678909", "123.456.789-09"),
+        ("11222333000181", "11.222.333/0001-81"),
+        ("123.456.789-09", "123.456.789-09"),  # already written so: unchanged
+        ("11.222.333/0001-81", "11.222.333/0001-81"),
+    ],
+)
+def test_cpf_and_cnpj_are_written_as_on_paper(documento: str, shown: str) -> None:
+    assert formatted(documento) == shown
+
+
+@pytest.mark.parametrize(
+    "other", ["", "123", "1234567890", "1" * 15, "abc.def.ghi-jk", "١٢٣٤٥٦٧٨٩٠٩"]
+)
+def test_what_is_neither_a_cpf_nor_a_cnpj_is_left_as_it_is(other: str) -> None:
+    assert formatted(other) == other
+
+
+@given(st.one_of(bases9.map(cpf_check_digits), bases12.map(cnpj_check_digits)))
+def test_the_written_form_reads_back_as_the_same_number(documento: str) -> None:
+    shown = formatted(documento)
+    assert len(shown) == (14 if len(documento) == 11 else 18)
+    assert normalize_documento(shown) == documento

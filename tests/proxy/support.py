@@ -5,6 +5,7 @@ would only add startup time."""
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import threading
 import time
@@ -92,10 +93,20 @@ def proxy_config(upstreams: list[str], **options: Any) -> ProxyConfig:
 class Caddy:
     config: ProxyConfig
     log_path: Path
+    data_home: Path  # its XDG_DATA_HOME: the internal CA lives there
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.config.listen}"
+        return f"{'http' if self.config.tls is None else 'https'}://{self.config.listen}"
+
+    @property
+    def internal_root(self) -> Path:
+        """The root certificate of Caddy's internal CA (``tls internal``)."""
+        return self.data_home / "caddy" / "pki" / "authorities" / "local" / "root.crt"
+
+    def trusting_context(self) -> ssl.SSLContext:
+        """A client context trusting the internal CA's root, and nothing else."""
+        return ssl.create_default_context(cafile=str(self.internal_root))
 
     def upstreams(self) -> dict[str, dict[str, Any]]:
         """Caddy's view of each upstream (admin API): address -> {num_requests, fails}."""
@@ -122,14 +133,17 @@ def running_caddy(config: ProxyConfig, directory: Path) -> Iterator[Caddy]:
             stdout=log,
             stderr=log,
         )
-    caddy = Caddy(config, log_path)
+    caddy = Caddy(config, log_path, directory)
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                if httpx2.get(f"{caddy.base_url}/health", timeout=5).status_code == 200:
+                # Under HTTPS: once the CA exists and a certificate is issued (and verifies).
+                verify = True if config.tls is None else caddy.trusting_context()
+                answer = httpx2.get(f"{caddy.base_url}/health", timeout=5, verify=verify)
+                if answer.status_code == 200:
                     break
-            except httpx2.TransportError:
+            except (httpx2.TransportError, OSError):  # OSError: no CA root yet
                 pass
             assert process.poll() is None, log_path.read_text()
             assert time.monotonic() < deadline, log_path.read_text()

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proxy.caddy import ProxyConfig, ProxyConfigError, Tls, greater_than_pattern, write_config
-from tests.proxy.support import echo_forwarded_for, proxy_config, running_caddy, stubs
+from proxy.caddy import (
+    ProxyConfig,
+    ProxyConfigError,
+    Tls,
+    greater_than_pattern,
+    internal_certificate_names,
+    write_config,
+)
+from tests.proxy.support import Caddy, echo_forwarded_for, proxy_config, running_caddy, stubs
 from tests.support import own_certificate
 
 
@@ -58,3 +67,70 @@ def test_the_proxy_forwards_the_address_it_saw_not_the_one_claimed(tmp_path: Pat
         with running_caddy(config, tmp_path) as caddy:
             response = httpx2.get(caddy.base_url, headers={"X-Forwarded-For": "6.6.6.6"})
     assert response.text == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("listen_host", "host_name", "names"),
+    [
+        ("127.0.0.1", "fabrica", ["127.0.0.1", "localhost", "fabrica"]),
+        ("0.0.0.0", "Fabrica.LAN.", ["127.0.0.1", "localhost", "fabrica.lan"]),
+        ("", "fabrica", ["127.0.0.1", "localhost", "fabrica"]),
+        ("[::]", "fabrica", ["127.0.0.1", "::1", "localhost", "fabrica"]),
+        ("[::1]", "fabrica", ["::1", "localhost", "fabrica"]),
+        ("fichas.local", "fabrica", ["fichas.local", "localhost", "fabrica"]),
+        ("localhost", "localhost", ["localhost"]),
+        # Names no certificate (nor Caddyfile) could carry as they are: left out.
+        ("127.0.0.1", "PC_da_Fabrica", ["127.0.0.1", "localhost"]),
+        ("127.0.0.1", "pc {", ["127.0.0.1", "localhost"]),
+    ],
+)
+def test_the_internal_ca_certifies_the_address_localhost_and_the_host_name(
+    tmp_path: Path, listen_host: str, host_name: str, names: list[str]
+) -> None:
+    assert internal_certificate_names(listen_host, host_name) == names
+    config = ProxyConfig(
+        listen=f"{listen_host}:8443",
+        upstreams=["127.0.0.1:9000"],
+        admin="127.0.0.1:2019",
+        max_body_bytes=1024,
+        tls="internal",
+        host_name=host_name,
+    )
+    write_config(config, tmp_path / "Caddyfile")  # Caddy accepts it
+
+
+def _served_certificate(caddy: Caddy, name: str) -> tuple[dict[str, Any], bytes]:
+    """The certificate Caddy serves to a client asking for ``name`` (at the listen address,
+    whatever ``name`` resolves to here), verified against the internal CA, and the answer to
+    a request with that Host."""
+    host, _, port = caddy.config.listen.rpartition(":")
+    context = caddy.trusting_context()  # verifies the chain and that it names ``name``
+    with (
+        socket.create_connection((host, int(port)), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=name) as tls,
+    ):
+        certificate = tls.getpeercert()
+        assert certificate is not None
+        tls.sendall(f"GET /health HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := tls.recv(65536):
+            answer += chunk
+    return certificate, answer
+
+
+def test_tls_internal_serves_certificates_for_localhost_and_the_host_name(tmp_path: Path) -> None:
+    host_name = socket.gethostname().lower()
+    with stubs(1, lambda request: (200, b"from the upstream")) as upstreams:
+        config = proxy_config([upstreams[0].address], tls="internal")
+        assert config.listen.startswith("127.0.0.1:")
+        with running_caddy(config, tmp_path) as caddy:
+            served = {
+                name: _served_certificate(caddy, name)
+                for name in ("127.0.0.1", "localhost", host_name)
+            }
+    for name, (certificate, answer) in served.items():
+        kind = "IP Address" if name == "127.0.0.1" else "DNS"
+        assert (kind, name) in certificate["subjectAltName"], (name, certificate)
+        # The site answers any Host, as it does over HTTP: not only the listen address.
+        assert answer.startswith(b"HTTP/1.1 200 "), (name, answer)
+        assert answer.endswith(b"from the upstream"), (name, answer)

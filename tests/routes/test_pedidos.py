@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from starlette.testclient import TestClient
 
+from api.routes.ficha import ficha_page
+from fichas.settings import Settings
 from tests.support import assert_problem, new_cliente, new_pedido, new_tipo
 
 
@@ -164,6 +167,59 @@ def test_ficha_is_printable_html_with_every_value_escaped(api: TestClient) -> No
     assert f"Nº {pedido['numero']}" in html
     assert "R$ 1.234,56" in html
     assert "@page" in html
+
+
+@pytest.mark.parametrize(
+    ("documento", "shown"),
+    [("12345678909", "123.456.789-09"), ("11222333000181", "11.222.333/0001-81")],
+)
+def test_ficha_writes_cpf_and_cnpj_as_on_paper(api: TestClient, documento: str, shown: str) -> None:
+    pedido = new_pedido(api, cliente_id=new_cliente(api, documento=documento)["id"])
+    html = api.get(f"/pedidos/{pedido['id']}/ficha").text
+    assert f"<th>Documento</th><td>{shown}</td>" in html
+
+
+def test_ficha_times_are_on_the_factory_clock() -> None:
+    # 02:30 UTC on 1 March is 23:30 of 28 February in São Paulo (UTC-3): day and hour change.
+    opened = datetime(2026, 3, 1, 2, 30, tzinfo=UTC)
+    pedido = {
+        "numero": 7, "status": "em_producao", "atrasado": False, "descricao": "x",
+        "quantidade": 1, "valor_unitario": 100, "valor_total": 100,
+        "prazo": date(2026, 3, 9), "prioridade": "normal", "criado_em": opened,
+    }  # fmt: skip
+    eventos = [
+        {"de": None, "para": "aberto", "chave": "pc", "nota": None, "em": opened},
+        {"de": "aberto", "para": "em_producao", "chave": "pc", "nota": None,
+         "em": opened + timedelta(hours=14, minutes=5)},
+    ]  # fmt: skip
+    page = ficha_page(
+        pedido, {"nome": "Maria"}, {"nome": "Bordado"}, eventos,
+        zone=ZoneInfo("America/Sao_Paulo"),
+    )  # fmt: skip
+    html = bytes(page.body).decode()
+    assert "<th>Aberto em</th><td>28/02/2026 23:30</td>" in html
+    assert "<th>Quando (America/Sao_Paulo)</th>" in html
+    assert "<tr><th>28/02/2026 23:30</th><td>— → aberto (pc)</td></tr>" in html
+    assert "<tr><th>01/03/2026 13:35</th><td>aberto → em_producao (pc)</td></tr>" in html
+    assert "02:30" not in html
+    assert "16:35" not in html
+
+
+def test_the_served_ficha_shows_times_in_the_settings_time_zone(
+    api: TestClient, settings: Settings
+) -> None:
+    pedido = new_pedido(api)
+    path = f"/pedidos/{pedido['id']}"
+    assert api.post(f"{path}/status", json={"status": "em_producao"}).status_code == 200
+    html = api.get(f"{path}/ficha").text
+    zone = ZoneInfo(settings.timezone)
+    assert zone.utcoffset(datetime.now(UTC)) != timedelta(0), "a zone that is not UTC"
+    assert f"<th>Quando ({settings.timezone})</th>" in html
+    opened = datetime.fromisoformat(pedido["criado_em"]).astimezone(zone)
+    assert f"<th>Aberto em</th><td>{opened:%d/%m/%Y %H:%M}</td>" in html
+    for evento in api.get(f"{path}/eventos").json()["items"]:
+        when = datetime.fromisoformat(evento["em"]).astimezone(zone)
+        assert f"<tr><th>{when:%d/%m/%Y %H:%M}</th><td>{evento['de'] or '—'} → " in html
 
 
 def test_write_answers_carry_the_etag_a_later_read_has(api: TestClient) -> None:

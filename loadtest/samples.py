@@ -83,6 +83,19 @@ class Samples:
         start = self.first_ms
         return (self.first_timed_ms - start) / 1000, (self.last_timed_ms - start) / 1000
 
+    @property
+    def full_seconds(self) -> range:
+        """The seconds, as ``by_second`` keys them, that the run lasted all through (one
+        without a request has no key). A sample is filed under the clock's second it is stamped
+        in (``ms // 1000``), not under seconds from the run's start, so the run began somewhere
+        inside its first second and ended somewhere inside its last: those two hold a fraction
+        of a second's requests (a dip or spike on the chart that nothing in the system caused).
+        A second is full when the first sample is at or before its first millisecond and the
+        last at or after its last (its 999th)."""
+        if self.first_ms is None or self.last_ms is None:
+            return range(0)
+        return range((self.first_ms + 999) // 1000, (self.last_ms + 1) // 1000)
+
     def rate(self, seconds: float) -> float:
         """Requests per second at full load, which lasted ``seconds``: the run proper, neither
         the ramp nor the tail in which the PCs finish the sessions the end cut."""

@@ -138,7 +138,7 @@ def _conclude(plan: Plan, result: k6.Run, events: list[tuple[float, str]]) -> in
         {**figures, "events": [m.__dict__ for m in marks]},
     )
     title = f"{plan.scenario}: {plan.pcs} PCs, think {plan.think:g} s"
-    report.chart_over_time(result.samples, plan.results / "chart.png", title, marks)
+    report.chart_over_time(result.samples, plan.results / "chart.png", title, marks, plan.slo)
     return _verdict(result)
 
 

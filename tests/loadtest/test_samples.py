@@ -95,3 +95,27 @@ def test_the_ramp_is_drawn_and_its_verdicts_count_but_its_requests_are_not_timed
     assert samples.full_load == (1.5, 3.165)
     assert samples.rate(2) == 3.0  # six at full load, which lasted 2 s
     assert len(samples.by_second[1000].durations) == 1  # the chart shows the ramp
+
+
+@pytest.mark.parametrize(
+    ("first_ms", "last_ms", "full"),
+    [
+        (1_000_437, 1_004_250, range(1001, 1004)),  # began and ended inside a second
+        (1_000_000, 1_003_999, range(1000, 1004)),  # on the first ms of one, the last of another
+        (1_000_001, 1_003_998, range(1001, 1003)),  # a millisecond late, a millisecond short
+        (1_000_500, 1_001_700, range(1001, 1001)),  # not one second all through
+    ],
+)
+def test_only_the_seconds_the_run_lasted_all_through_are_full(
+    first_ms: int, last_ms: int, full: range
+) -> None:
+    samples = Samples()
+    samples.read(
+        [
+            HEADER,
+            _row("http_req_duration", first_ms, 1, "x"),
+            _row("http_req_duration", last_ms, 1, "x"),
+        ],
+        lambda second, tally: None,
+    )
+    assert samples.full_seconds == full

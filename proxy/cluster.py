@@ -15,17 +15,18 @@ from backup.scheduler import BackupScheduler
 from fichas.processes import free_port, host_and_port
 from fichas.settings import Settings
 from observability.tracing import tracing_configured
-from proxy.caddy import ProxyConfig, Tls, caddy_binary, write_config
+from proxy.caddy import ProxyConfig, Tls, caddy_binary, public_url, write_config
 from proxy.supervisor import Child, ScrapeTarget, Supervisor
 
 
-def listen_problem(listen: str) -> str | None:
-    """Why the public listener cannot be opened, found before anything starts (Caddy would only
-    say so after the instances had started, and then exit); None when it can."""
+def listen_problem(listen: str, option: str = "--listen") -> str | None:
+    """Why the address ``option`` names cannot be listened on, found before anything starts
+    (Caddy, or Prometheus, would only say so after the instances had started); None when it
+    can."""
     try:
         host, port = host_and_port(listen)
     except ValueError as exc:
-        return f"--listen {listen}: {exc}"
+        return f"{option} {listen}: {exc}"
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Caddy binds
         try:
@@ -34,7 +35,7 @@ def listen_problem(listen: str) -> str | None:
             if exc.errno == errno.EADDRINUSE:
                 return (
                     f"{listen} is in use: another program listens there; stop it, or give "
-                    "fichas up another --listen"
+                    f"fichas up another {option}"
                 )
             return f"cannot listen on {listen}: {exc.strerror or exc}"
     return None
@@ -89,6 +90,7 @@ def build_cluster(
         env=caddy_env,
         health_url=f"http://{admin}/config/",
         scrape=ScrapeTarget("caddy", admin),
+        url=public_url(listen, tls),
     )
     if replication.replicating(settings):
         companions = [_litestream(settings, directory), *companions]

@@ -2,8 +2,9 @@
 packages when installed, on loopback, configured from observability/ and alerting/, supervised
 like the other processes (restarted if they die, stopped last).
 
-Their usual ports (9090, 9093) when free — the ones the bundled dashboards' data source and the
-Alertmanager address assume — else any free port; ``fichas up`` prints where they are.
+Where ``--prometheus-listen`` and ``--alertmanager-listen`` say; without them, their usual ports
+(9090, 9093) on loopback when free — the ones the bundled dashboards' data source and the
+Alertmanager address assume — else any free port. ``fichas up`` prints where they are.
 Alertmanager is started only when its receivers are configured (alerting/README.md): without
 them it could page nobody, and Prometheus shows the alerts firing anyway.
 """
@@ -32,9 +33,12 @@ class Monitoring:
     notes: list[str]  # what was left out, and why
 
 
-def monitoring(settings: Settings) -> Monitoring:
+def monitoring(
+    settings: Settings, prometheus_listen: str | None = None, alertmanager_listen: str | None = None
+) -> Monitoring:
     """The processes to run beside the cluster: their configuration with the cluster's files,
-    their data (the time series, Alertmanager's silences) under the data dir."""
+    their data (the time series, Alertmanager's silences) under the data dir; each on the
+    host:port given, else on loopback at its usual port or a free one."""
     data_dir = settings.data_dir
     directory = settings.cluster_dir
     prometheus = shutil.which("prometheus")
@@ -57,7 +61,7 @@ def monitoring(settings: Settings) -> Monitoring:
         except AlertmanagerConfigError as exc:
             notes.append(f"alertmanager not started: {exc}")
         else:
-            alertmanager_address = f"127.0.0.1:{free_port(9093)}"
+            alertmanager_address = alertmanager_listen or f"127.0.0.1:{free_port(9093)}"
             argv = [
                 alertmanager,
                 f"--config.file={config}",
@@ -71,10 +75,11 @@ def monitoring(settings: Settings) -> Monitoring:
                     argv=argv,
                     env=dict(os.environ),
                     health_url=f"http://{alertmanager_address}/-/ready",
+                    url=f"http://{alertmanager_address}",
                 )
             )
             urls["alertmanager"] = f"http://{alertmanager_address}"
-    address = f"127.0.0.1:{free_port(9090)}"
+    address = prometheus_listen or f"127.0.0.1:{free_port(9090)}"
     config = write_prometheus_config(
         prometheus_config(targets_beside(settings.status_file), alertmanager_address),
         directory / "prometheus.yml",
@@ -90,6 +95,7 @@ def monitoring(settings: Settings) -> Monitoring:
             ],
             env=dict(os.environ),
             health_url=f"http://{address}/-/ready",
+            url=f"http://{address}",
         )
     )
     urls["prometheus"] = f"http://{address}"

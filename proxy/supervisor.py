@@ -60,6 +60,9 @@ class Child:
     env: dict[str, str]
     health_url: str | None = None
     scrape: ScrapeTarget | None = None
+    # Where a person reaches it (Caddy: the public listener; Prometheus, Alertmanager: their
+    # pages); None for what only the supervisor talks to (an instance's port is internal).
+    url: str | None = None
     process: asyncio.subprocess.Process | None = None
     started_at: float = 0.0
     restarts: int = 0
@@ -106,6 +109,7 @@ class Child:
             "name": self.name,
             "pid": pid,
             "health_url": self.health_url,
+            "url": self.url,
             "started_at": self.started_at,
             "restarts": self.restarts,
         }
@@ -146,6 +150,7 @@ class Supervisor:
         # Jobs that run beside the processes once they are up, until the stop (the backups).
         self.background = background
         self._stopping = asyncio.Event()
+        self.started_at = time.time()
         self._failure: str | None = None
         self._rolling: asyncio.Task[None] | None = None
 
@@ -275,7 +280,9 @@ class Supervisor:
             None if self.metrics_port is None else f"http://127.0.0.1:{self.metrics_port}/metrics"
         )
         status = {
+            "url": self.proxy.url,
             "supervisor_pid": os.getpid(),
+            "started_at": self.started_at,
             "metrics_url": metrics_url,
             "instances": [i.describe() for i in self.instances],
             "proxy": self.proxy.describe(),

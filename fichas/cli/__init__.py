@@ -13,10 +13,21 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from fichas.cli import backup, demo_data, keys, loadtest, migrate, restore, serve, status, up
+from fichas.cli import (
+    alert,
+    backup,
+    demo_data,
+    keys,
+    loadtest,
+    migrate,
+    restore,
+    serve,
+    status,
+    up,
+)
 from fichas.cli.private_files import owner_only
 
-VERBS = (up, status, serve, migrate, keys, demo_data, loadtest, backup, restore)
+VERBS = (up, status, serve, migrate, keys, demo_data, loadtest, backup, restore, alert)
 
 
 class _Version(argparse.Action):

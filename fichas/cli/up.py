@@ -36,6 +36,13 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help="also run Prometheus and Alertmanager (Debian's packages) on loopback",
     )
+    for name, usual in (("prometheus", 9090), ("alertmanager", 9093)):
+        parser.add_argument(
+            f"--{name}-listen",
+            metavar="HOST:PORT",
+            help=f"with --observability: where {name.capitalize()} listens (default "
+            f"127.0.0.1:{usual}, or a free port if that is taken)",
+        )
     parser.set_defaults(run=run)
 
 
@@ -61,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from backup.restore import lost_database
     from fichas import owner
     from fichas.settings import load_settings
+    from proxy.caddy import public_url
     from proxy.cluster import listen_problem
 
     if not 1 <= args.instances <= 32:
@@ -72,16 +80,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"fichas: {exc}", file=sys.stderr)
         return 2
     settings = load_settings()
-    url = f"{'http' if tls is None else 'https'}://{args.listen}"
+    url = public_url(args.listen, tls)
     try:
         ownership = owner.own(settings.cluster_dir, settings.data_dir, url)
     except owner.ClusterRunning as exc:
         print(f"fichas: {exc}", file=sys.stderr)
         return 2
     try:
-        if (problem := listen_problem(args.listen)) is not None:
-            print(f"fichas: {problem}", file=sys.stderr)
-            return 2
+        chosen = {
+            "--listen": args.listen,
+            "--prometheus-listen": args.prometheus_listen,
+            "--alertmanager-listen": args.alertmanager_listen,
+        }
+        for option, address in chosen.items():
+            if address is not None and (problem := listen_problem(address, option)) is not None:
+                print(f"fichas: {problem}", file=sys.stderr)
+                return 2
         lost = lost_database(settings)
         if lost is not None and not args.new_database:
             print(f"fichas: refused: {lost}", file=sys.stderr)
@@ -119,7 +133,7 @@ def _up(args: argparse.Namespace, settings: Settings, tls: Tls, url: str) -> int
     watching = None
     if args.observability:
         try:
-            watching = monitoring(settings)
+            watching = monitoring(settings, args.prometheus_listen, args.alertmanager_listen)
         except MonitoringUnavailable as exc:
             print(f"fichas: {exc}", file=sys.stderr)
             return 2

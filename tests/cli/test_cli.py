@@ -47,6 +47,8 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ["backup", "verify"],
         ["backup", "prune"],
         ["restore"],
+        ["alert"],
+        ["alert", "test"],
     ],
 )
 def test_every_verb_has_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -54,7 +56,7 @@ def test_every_verb_has_help(argv: list[str], capsys: pytest.CaptureFixture[str]
         build_parser().parse_args([*argv, "--help"])
     assert exited.value.code == 0
     assert "usage: fichas" in capsys.readouterr().out
-    assert len(VERBS) == 9
+    assert len(VERBS) == 10
 
 
 def test_commands_on_an_unmigrated_database_say_what_to_run(
@@ -158,6 +160,23 @@ def test_up_on_a_port_in_use_says_so_at_once(
     assert not (data_dir / "fichas.db").exists()  # refused before touching anything
 
 
+@pytest.mark.parametrize("option", ["--prometheus-listen", "--alertmanager-listen"])
+def test_up_names_the_monitoring_address_that_is_in_use(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        public = f"127.0.0.1:{free_port()}"
+        assert main(["up", "--listen", public, "--observability", option, address]) == 2
+    assert capsys.readouterr().err == (
+        f"fichas: {address} is in use: another program listens there; stop it, or give fichas up "
+        f"another {option}\n"
+    )
+    assert not (data_dir / "fichas.db").exists()  # refused before touching anything
+
+
 def test_up_with_a_malformed_listen_says_what_is_expected(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -222,4 +241,4 @@ def test_status_without_a_cluster_says_how_to_start_one(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["status"]) == 1
-    assert "fichas up" in capsys.readouterr().out
+    assert "start one with `fichas up`" in capsys.readouterr().err

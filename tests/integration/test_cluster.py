@@ -132,18 +132,30 @@ def test_any_host_name_reaches_the_api(cluster: Cluster) -> None:
             assert response.json() == {"status": "ok"}
 
 
-def test_status_shows_every_process_healthy(cluster: Cluster) -> None:
-    env = {**os.environ, "FICHAS_DATA_DIR": str(cluster.data_dir)}
-    shown = subprocess.run(
-        [sys.executable, "-m", "fichas.cli", "status"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rows = [line.split() for line in shown.splitlines()[2:]]
-    assert [row[0] for row in rows] == ["api-1", "api-2", "api-3", "caddy", "litestream"]
-    assert all(row[3] == "healthy" for row in rows), shown
+def test_status_shows_the_url_every_process_and_the_backups(cluster: Cluster) -> None:
+    def status(*options: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "fichas.cli", "status", *options],
+            env={**os.environ, "FICHAS_DATA_DIR": str(cluster.data_dir)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    report = json.loads(status("--json"))
+    assert report["url"] == cluster.base_url  # where the PCs go, not an internal port
+    processes = {p["name"]: p for p in report["processes"]}
+    assert list(processes) == ["api-1", "api-2", "api-3", "caddy", "litestream"]
+    assert all(p["health"] == "healthy" and p["restarts"] == 0 for p in processes.values())
+    assert processes["caddy"]["url"] == cluster.base_url
+    assert processes["api-1"]["url"] is None  # an instance's own port is not for people
+    assert report["backups"]["interval_seconds"] == 3600
+    assert report["backups"]["replica_lag_seconds"] is not None
+    shown = status().splitlines()
+    assert shown[0].startswith(f"fichas is up on {cluster.base_url} (supervisor pid ")
+    rows = [line.split() for line in shown[2:-1]]
+    assert [(row[0], row[2]) for row in rows] == [(name, "healthy") for name in processes]
+    assert shown[-1].startswith("backups: ")
 
 
 def test_internal_endpoints_are_not_public(cluster: Cluster) -> None:

@@ -16,7 +16,6 @@ the checked-in one's comments and order, which whoever reads it on the host need
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -69,7 +68,12 @@ def write(settings: Settings, path: Path) -> Path:
     """The configuration at ``path``, and its templates beside it; ``path`` again."""
     text = render(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(bundled(f"alerting/{TEMPLATES}"), path.parent / TEMPLATES, dirs_exist_ok=True)
+    # Written, not copied: a copy would keep the installed files' modes, not this process's
+    # umask (fichas/cli/private_files.py), and the rendered configuration is private.
+    templates = path.parent / TEMPLATES
+    templates.mkdir(exist_ok=True)
+    for template in bundled(f"alerting/{TEMPLATES}").iterdir():
+        (templates / template.name).write_bytes(template.read_bytes())
     path.write_text(text)
     return path
 

@@ -19,6 +19,10 @@ from observability.metrics import Metrics
 from observability.tracing import RequestSpans
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Asked of every instance every second by the proxy's health checks, the supervisor and
+# Prometheus: logged at debug when one of them asks (directly, not forwarded for a client), so
+# that an idle cluster's log is quiet; counted in the metrics like every request.
+PROBES = frozenset({"/health", "/ready", "/metrics"})
 UNMATCHED = "unmatched"
 CLIENT_CLOSED_REQUEST = 499  # api/http/middleware.py: a body the client abandoned
 
@@ -62,8 +66,10 @@ class ObservedRequestsMiddleware:
                     if status != CLIENT_CLOSED_REQUEST:
                         duration = self.metrics.request_duration.labels(method, template)
                         duration.observe(seconds, exemplar)
-                if ACCESS.isEnabledFor(logging.INFO):
-                    ACCESS.info(
+                level = logging.DEBUG if _internal_probe(scope) else logging.INFO
+                if ACCESS.isEnabledFor(level):
+                    ACCESS.log(
+                        level,
                         "%s %s %d",
                         method,
                         template,
@@ -82,6 +88,14 @@ class ObservedRequestsMiddleware:
 
     def _span(self, scope: Scope, method: str) -> AbstractContextManager[Span | None]:
         return nullcontext() if self.spans is None else self.spans.current(scope, method)
+
+
+def _internal_probe(scope: Scope) -> bool:
+    """A probe path asked directly, not through the proxy on a client's behalf (the proxy adds
+    X-Forwarded-For to what it forwards; its own health checks carry none)."""
+    return scope["path"] in PROBES and not any(
+        name == b"x-forwarded-for" for name, _ in scope["headers"]
+    )
 
 
 def _named(span: Span, method: str, template: str, status: int) -> dict[str, str] | None:

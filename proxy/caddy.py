@@ -54,6 +54,8 @@ class ProxyConfig:
     debug_headers: bool = False
     # The machine's name, which the internal CA certifies too (PCs may reach the server by it).
     host_name: str = field(default_factory=socket.gethostname)
+    # Caddy's log lines as its console encoder writes them (for a person at a terminal), or JSON.
+    console_logs: bool = False
 
     def render(self) -> str:
         environment = Environment(
@@ -93,6 +95,7 @@ class ProxyConfig:
             tracing=self.tracing,
             metrics_listen=self.metrics_listen,
             debug_headers=self.debug_headers,
+            log_format="console" if self.console_logs else "json",
         )
 
 

@@ -14,6 +14,7 @@ from backup.metrics import BackupMetrics, ReplicationMetrics
 from backup.scheduler import BackupScheduler
 from fichas.processes import free_port, host_and_port
 from fichas.settings import Settings
+from observability.logs import console_wanted
 from observability.tracing import tracing_configured
 from proxy.caddy import ProxyConfig, Tls, caddy_binary, public_url, write_config
 from proxy.supervisor import Child, ScrapeTarget, Supervisor
@@ -62,12 +63,13 @@ def build_cluster(
         tls=tls,
         tracing=tracing_configured(),
         debug_headers=settings.debug_headers,
+        console_logs=console_wanted(settings.log_format),
     )
     caddyfile = write_config(config, directory / "Caddyfile")
     children = [
         Child(
             name=f"api-{n}",
-            argv=[sys.executable, "-m", "fichas.cli", "serve"],
+            argv=[sys.executable, "-m", "fichas.cli", "serve", "--behind-proxy"],
             env={**os.environ, "FICHAS_LISTEN": f"127.0.0.1:{port}", "FICHAS_INSTANCE": f"api-{n}"},
             health_url=f"http://127.0.0.1:{port}/health",
             scrape=ScrapeTarget("fichas-api", f"127.0.0.1:{port}"),

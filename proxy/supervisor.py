@@ -181,18 +181,22 @@ class Supervisor:
     async def _supervise(self, ready: asyncio.Event | None) -> int:
         for instance in self.instances:
             await instance.start()
-        for instance in self.instances:
+        for n, instance in enumerate(self.instances, start=1):
             if not await instance.wait_healthy(60):
                 self._failure = f"{instance.name} did not become healthy within 60 s"
                 return await self._shutdown()
+            log.info("%s healthy (%d/%d)", instance.name, n, len(self.instances))
         await self.proxy.start()
         if not await self.proxy.wait_healthy(30):
             self._failure = "the proxy did not come up within 30 s"
             return await self._shutdown()
+        log.info("%s healthy: the cluster answers on %s", self.proxy.name, self.proxy.url)
         for companion in self.companions:
             await companion.start()
         for companion in self.companions:
-            if not await companion.wait_healthy(30):
+            if await companion.wait_healthy(30):
+                log.info("%s ready", companion.name)
+            else:
                 log.warning("%s is not ready after 30 s; the cluster runs on", companion.name)
         self._write_status()
         self._write_targets()

@@ -196,7 +196,7 @@ def _schedule(args: argparse.Namespace) -> int:
     from proxy.metrics import serve_metrics
 
     settings = load_settings()
-    configure_logging(settings.log_level, settings.instance)
+    configure_logging(settings.log_level, settings.instance, settings.log_format)
     scheduler = BackupScheduler(settings)
     metrics = None
     if args.metrics_listen:

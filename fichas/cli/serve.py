@@ -19,6 +19,12 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument(
         "--migrate", action="store_true", help="apply pending migrations before serving"
     )
+    parser.add_argument(
+        "--behind-proxy",
+        action="store_true",
+        help="as one of fichas up's instances: say nothing of this address, which is not the "
+        "one to use (fichas up prints the proxy's)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -60,10 +66,11 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = {"listen": args.listen} if args.listen else {}
     settings = load_settings(**overrides)
-    configure_logging(settings.log_level, settings.instance)
+    configure_logging(settings.log_level, settings.instance, settings.log_format)
     if args.migrate:
         print(apply_migrations(settings), flush=True)
     announce_admin_key(settings)
-    print(f"fichas serving on http://{settings.listen} (Ctrl+C to stop)", flush=True)
+    if not args.behind_proxy:
+        print(f"fichas serving on http://{settings.listen} (Ctrl+C to stop)", flush=True)
     event_loop_runner(_serve(settings))
     return 0

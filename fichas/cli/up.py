@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fichas.settings import Settings
     from proxy.caddy import Tls
+    from proxy.monitoring import Monitoring
 
 DEFAULT_LISTEN = "0.0.0.0:8080"
 
@@ -113,6 +114,21 @@ def run(args: argparse.Namespace) -> int:
         ownership.release()
 
 
+def summary(url: str, instances: int, key_file: Path, watching: Monitoring | None) -> str:
+    """The block that ends the start-up: what an operator needs next, and nothing else."""
+    lines = [
+        f"fichas is up on {url} with {instances} instances",
+        f"  {'admin key':<13} {key_file}",
+        f"  {'status':<13} fichas status",
+        *(
+            f"  {name:<13} {address}"
+            for name, address in (watching.urls if watching else {}).items()
+        ),
+        f"  {'stop':<13} Ctrl+C or SIGTERM; rolling restart: kill -HUP {os.getpid()}",
+    ]
+    return "\n".join(lines)
+
+
 def _up(args: argparse.Namespace, settings: Settings, tls: Tls, url: str) -> int:
     import asyncio
 
@@ -123,7 +139,7 @@ def _up(args: argparse.Namespace, settings: Settings, tls: Tls, url: str) -> int
     from proxy.cluster import build_cluster
     from proxy.monitoring import MonitoringUnavailable, monitoring
 
-    configure_logging(settings.log_level, "supervisor")
+    configure_logging(settings.log_level, "supervisor", settings.log_format)
     if (open_files := private_files.warning(settings)) is not None:
         print(open_files, file=sys.stderr, flush=True)  # once, before anything is created
     if (exposed := same_disk_warning(settings)) is not None:
@@ -151,17 +167,9 @@ def _up(args: argparse.Namespace, settings: Settings, tls: Tls, url: str) -> int
         waiting = asyncio.create_task(ready.wait())
         await asyncio.wait({running, waiting}, return_when=asyncio.FIRST_COMPLETED)
         if ready.is_set():
-            print(
-                f"fichas is up on {url} with {args.instances} instances; "
-                f"admin key in {key_file}; "
-                "stop with Ctrl+C (SIGTERM), rolling restart with SIGHUP",
-                flush=True,
-            )
-            if watching is not None:
-                for name, address in watching.urls.items():
-                    print(f"{name} on {address}", flush=True)
-                for note in watching.notes:
-                    print(note, flush=True)
+            for note in watching.notes if watching is not None else []:
+                print(note, flush=True)
+            print(summary(url, args.instances, key_file, watching), flush=True)
         waiting.cancel()
         return await running
 

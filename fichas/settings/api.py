@@ -13,6 +13,8 @@ from fichas.processes import host_and_port
 from fichas.settings.values import Duration, Network
 
 LogLevel = Literal["debug", "info", "warning", "error"]
+# auto: lines for a person when the output is a terminal, JSON for machines when it is not.
+LogFormat = Literal["auto", "console", "json"]
 
 
 class ApiSettings(BaseModel):
@@ -25,6 +27,11 @@ class ApiSettings(BaseModel):
         "when debugging).",
     )
     log_level: LogLevel = "info"
+    log_format: LogFormat = Field(
+        "auto",
+        description="console: one short line per event, for people; json: one object per "
+        "line, for journald, Docker, Loki; auto: console on a terminal, else json.",
+    )
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     auth_cache_seconds: float = Field(
         5.0, ge=0, description="How long a verified key is trusted before it is looked up again."

@@ -33,7 +33,7 @@ def test_prometheus_and_alertmanager_run_beside_the_cluster(
     log = tmp_path / "cluster.log"
     with own_cluster(tmp_path, 1, log, up_options=["--observability"]):
         urls = dict(
-            re.findall(r"^(prometheus|alertmanager) on (http://\S+)$", log.read_text(), re.M)
+            re.findall(r"^  (prometheus|alertmanager) +(http://\S+)$", log.read_text(), re.M)
         )
         status = json.loads((tmp_path / "cluster" / "status.json").read_text())
         companions = {o["name"]: o["pid"] for o in status["companions"]}

@@ -83,7 +83,7 @@ def test_fichas_up_with_observability_runs_from_the_installed_wheel(
     with own_cluster(tmp_path, 1, log, up_options=["--observability"], fichas=fichas) as target:
         assert httpx2.get(f"{target.url}/health", timeout=5).status_code == 200
         urls = dict(
-            re.findall(r"^(prometheus|alertmanager) on (http://\S+)$", log.read_text(), re.M)
+            re.findall(r"^  (prometheus|alertmanager) +(http://\S+)$", log.read_text(), re.M)
         )
         assert set(urls) == {"prometheus", "alertmanager"}, log.read_text()
         groups: list[dict[str, object]] = []

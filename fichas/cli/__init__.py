@@ -23,11 +23,12 @@ from fichas.cli import (
     restore,
     serve,
     status,
+    top,
     up,
 )
 from fichas.cli.private_files import owner_only
 
-VERBS = (up, status, serve, migrate, keys, demo_data, loadtest, backup, restore, alert)
+VERBS = (up, status, top, serve, migrate, keys, demo_data, loadtest, backup, restore, alert)
 
 
 class _Version(argparse.Action):

@@ -33,6 +33,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         [],
         ["up"],
         ["status"],
+        ["top"],
         ["serve"],
         ["migrate"],
         ["keys"],
@@ -56,7 +57,7 @@ def test_every_verb_has_help(argv: list[str], capsys: pytest.CaptureFixture[str]
         build_parser().parse_args([*argv, "--help"])
     assert exited.value.code == 0
     assert "usage: fichas" in capsys.readouterr().out
-    assert len(VERBS) == 10
+    assert len(VERBS) == 11
 
 
 def test_commands_on_an_unmigrated_database_say_what_to_run(

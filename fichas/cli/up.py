@@ -120,6 +120,7 @@ def summary(url: str, instances: int, key_file: Path, watching: Monitoring | Non
         f"fichas is up on {url} with {instances} instances",
         f"  {'admin key':<13} {key_file}",
         f"  {'status':<13} fichas status",
+        f"  {'live view':<13} fichas top",
         *(
             f"  {name:<13} {address}"
             for name, address in (watching.urls if watching else {}).items()

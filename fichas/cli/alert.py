@@ -94,31 +94,25 @@ def _counts(alertmanager: str, integration: str) -> tuple[float, float]:
     return attempted, failed
 
 
-def _alertmanager_url() -> str | None:
-    import json
-
-    from fichas.settings import load_settings
-
-    status_file = load_settings().status_file
-    if not status_file.exists():
-        return None
-    status = json.loads(status_file.read_text())
-    found = [c["url"] for c in status.get("companions", []) if c["name"] == "alertmanager"]
-    return found[0] if found else None
-
-
 def _test(args: argparse.Namespace) -> int:
+    import json
     import time
     from datetime import UTC, datetime
 
-    alertmanager = _alertmanager_url()
-    if alertmanager is None:
+    from fichas.cli.running import status_file
+
+    if (path := status_file()) is None:
+        return 2
+    companions = json.loads(path.read_text()).get("companions", [])
+    found = [c["url"] for c in companions if c["name"] == "alertmanager"]
+    if not found:
         print(
-            "fichas: no Alertmanager runs here: start the cluster with `fichas up "
+            "fichas: this cluster runs no Alertmanager: start it with `fichas up "
             "--observability`, with the FICHAS_ALERT_* receivers set (docs/OPERATIONS.md)",
             file=sys.stderr,
         )
         return 2
+    alertmanager = found[0]
     _request(f"{alertmanager}/api/v2/alerts", _alert(args.severity))
     receivers: list[str] = []
     deadline = time.monotonic() + 5

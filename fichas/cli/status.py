@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from typing import Any
 
@@ -128,14 +127,9 @@ def show(report: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fichas.settings import load_settings
+    from fichas.cli.running import status_file
 
-    path = load_settings().status_file
-    if not path.exists():
-        print(
-            f"fichas: no cluster is running here ({path} is absent); start one with `fichas up`",
-            file=sys.stderr,
-        )
+    if (path := status_file()) is None:
         return 1
     report = gather(json.loads(path.read_text()), time.time())
     print(json.dumps(report, indent=2) if args.json else show(report))

@@ -66,14 +66,9 @@ def _seconds(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fichas.settings import load_settings
+    from fichas.cli.running import status_file
 
-    status = load_settings().status_file
-    if not status.exists():
-        print(
-            f"fichas: no cluster is running here ({status} is absent); start one with `fichas up`",
-            file=sys.stderr,
-        )
+    if (status := status_file()) is None:
         return 1
     try:
         if args.once or not sys.stdout.isatty():

@@ -42,13 +42,6 @@ def _assert_shows(text: str, size: int) -> None:
     assert abs(number * _FACTOR[unit] - size) <= 0.5 * 10**-decimals * _FACTOR[unit], (text, size)
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("FICHAS_DATABASE_URL", raising=False)
-    monkeypatch.setenv("FICHAS_DATA_DIR", str(tmp_path))
-    return tmp_path
-
-
 def test_backup_run_and_list_print_readable_sizes(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

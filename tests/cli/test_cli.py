@@ -20,13 +20,6 @@ from fichas.settings import Settings
 from tests.support import migrated_engine
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("FICHAS_DATABASE_URL", raising=False)
-    monkeypatch.setenv("FICHAS_DATA_DIR", str(tmp_path))
-    return tmp_path
-
-
 @pytest.mark.parametrize(
     "argv",
     [

@@ -22,13 +22,6 @@ from observability.metrics import build_metrics
 from proxy.metrics import SupervisedProcesses
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("FICHAS_DATABASE_URL", raising=False)
-    monkeypatch.setenv("FICHAS_DATA_DIR", str(tmp_path))
-    return tmp_path
-
-
 def test_without_a_cluster_it_says_how_to_start_one(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

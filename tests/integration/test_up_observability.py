@@ -118,7 +118,8 @@ def test_an_email_that_cannot_be_sent_is_reported_plainly(watched: Watched) -> N
     assert "Traceback" not in mailed.stderr
 
 
-def test_without_alertmanager_it_says_how_to_get_one(tmp_path: Path) -> None:
+def test_without_a_cluster_it_says_how_to_start_one(tmp_path: Path) -> None:
     done = alert_test(tmp_path)
     assert done.returncode == 2
-    assert "fichas up --observability" in done.stderr
+    assert done.stderr.endswith("start one with `fichas up`\n")
+    assert done.stderr.count("\n") == 1  # one line

@@ -50,8 +50,9 @@ def configure_logging(level: str, instance: str, log_format: str = "json") -> No
 
 
 class ConsoleFormatter(logging.Formatter):
-    """``20:14:03 INFO    api-2        GET /clientes 200 3.1 ms``: the time, the level (coloured
-    from warning up), the process, the message, and a request's duration."""
+    """``api-2        20:14:03 INFO    GET /clientes 200 3.1 ms``: the process first (the lines
+    of every process meet in one terminal), the time, the level (coloured from warning up), the
+    message, and a request's duration."""
 
     COLOURS: ClassVar[dict[str, str]] = {
         "DEBUG": "\x1b[2m",
@@ -70,7 +71,7 @@ class ConsoleFormatter(logging.Formatter):
         if colour is not None:
             level = f"{colour}{level}\x1b[0m"
         line = (
-            f"{self.formatTime(record, '%H:%M:%S')} {level}{self.instance:<13}{record.getMessage()}"
+            f"{self.instance:<13}{self.formatTime(record, '%H:%M:%S')} {level}{record.getMessage()}"
         )
         if (duration := getattr(record, "duration_ms", None)) is not None:
             line += f" {duration:.1f} ms"

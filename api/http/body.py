@@ -7,21 +7,30 @@ from collections import Counter
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
 from api.http.problems import Problem, validation_problem
+from api.schemas.common import PATTERN_MESSAGES
 
 M = TypeVar("M", bound=BaseModel)
 
 JSON_TYPES = ("application/json", "application/merge-patch+json")
 
 
+def _message(err: ErrorDetails) -> str:
+    # pydantic names the regex a value failed; a client is told what the regex means.
+    if err["type"] == "string_pattern_mismatch":
+        return PATTERN_MESSAGES.get(str(err.get("ctx", {}).get("pattern")), err["msg"])
+    return err["msg"]
+
+
 def _field_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
     return [
         {
             "field": prefix + (".".join(str(p) for p in err["loc"]) or "(body)"),
-            "message": err["msg"],
+            "message": _message(err),
         }
         for err in exc.errors(include_url=False)
     ]

@@ -9,11 +9,11 @@ from pydantic import Field
 from typing_extensions import TypedDict
 
 from api.domain.escopos import Escopo
-from api.schemas.common import Input, text
+from api.schemas.common import Input, Text
 
 
 class ChaveIn(Input):
-    nome: Annotated[str, text(100, min_length=1)]
+    nome: Annotated[str, Text(100, min_length=1)]
     escopos: list[Escopo] = Field(["read", "write"], min_length=1, max_length=3)
 
 

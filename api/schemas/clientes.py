@@ -10,14 +10,14 @@ from pydantic.json_schema import SkipJsonSchema
 from typing_extensions import TypedDict
 
 from api.domain.documento import DOCUMENTO_FORMAT, normalize_documento
-from api.schemas.common import Input, PageQuery, SearchText, text
+from api.schemas.common import Input, PageQuery, SearchText, Text
 
 UF = Literal[
     "AC", "AL", "AP", "AM", "BA", "CE", "DF", "ES", "GO", "MA", "MT", "MS", "MG", "PA",
     "PB", "PR", "PE", "PI", "RJ", "RN", "RS", "RO", "RR", "SC", "SP", "SE", "TO",
 ]  # fmt: skip
 
-Nome = Annotated[str, text(200, min_length=1)]
+Nome = Annotated[str, Text(200, min_length=1)]
 Documento = Annotated[
     str,
     AfterValidator(normalize_documento),
@@ -37,8 +37,8 @@ Email = Annotated[
     Field(max_length=254, pattern=r"^[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+$"),
 ]
 Telefone = Annotated[str, Field(max_length=30, pattern=r"^[0-9+() .-]{8,30}$")]
-Cidade = Annotated[str, text(100, min_length=1)]
-Observacoes = Annotated[str, text(2000)]
+Cidade = Annotated[str, Text(100, min_length=1)]
+Observacoes = Annotated[str, Text(2000)]
 
 
 class ClienteIn(Input):

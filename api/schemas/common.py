@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, ClassVar, Generic, Self, TypeVar
 
+from annotated_types import GroupedMetadata
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -39,11 +43,51 @@ CURSOR_PATTERN = r"^[A-Za-z0-9_-]{5}[AQgw]$"
 NO_NUL = r"^[^\x00]*$"
 
 
-def text(max_length: int, min_length: int = 0) -> StringConstraints:
-    """A stripped string of bounded length."""
-    return StringConstraints(
-        strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=NO_NUL
-    )
+# Whitespace trimmed from text fields: the Unicode White_Space property, spelled out because
+# no regex shorthand agrees across engines (Python's \s adds \x1c-\x1f, the ECMAScript \s a
+# client validates the document with adds \ufeff and lacks \x85). None of these characters is
+# special inside a regex class, so the class below is the string itself.
+WHITESPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + ("\u2028\u2029\u202f\u205f\u3000")
+)
+
+# Some character that is not whitespace, and still no NUL.
+NOT_BLANK = f"^[^\\x00]*[^\\x00{WHITESPACE}][^\\x00]*$"
+
+# What a client reads instead of the pattern a value failed.
+PATTERN_MESSAGES = {
+    NO_NUL: "must not contain NUL characters",
+    NOT_BLANK: "must not be blank, nor contain NUL characters",
+    CURSOR_PATTERN: "is not a cursor this API gave out: pass next_cursor from a page as it is",
+}
+
+
+def _trim(value: str) -> str:
+    return value.strip(WHITESPACE)
+
+
+@dataclass(frozen=True)
+class Text(GroupedMetadata):
+    """Free text of bounded length, trimmed of surrounding whitespace; required Text
+    (``min_length`` ≥ 1) may not be blank.
+
+    The constraints apply to the value as sent and the trimming comes after, so that the
+    OpenAPI document's ``maxLength``/``minLength``/``pattern`` say exactly what is accepted
+    (pydantic's own ``strip_whitespace`` checks the trimmed value: "\\n" would pass
+    ``minLength: 1`` in the document and then be refused)."""
+
+    max_length: int
+    min_length: int = 0
+
+    def __iter__(self) -> Iterator[object]:
+        yield StringConstraints(
+            min_length=self.min_length,
+            max_length=self.max_length,
+            pattern=NOT_BLANK if self.min_length else NO_NUL,
+        )
+        yield AfterValidator(_trim)
 
 
 def _iso_date(value: object) -> object:

@@ -11,7 +11,7 @@ from pydantic.json_schema import SkipJsonSchema
 from typing_extensions import TypedDict
 
 from api.domain.workflow import Status
-from api.schemas.common import Id, Input, IsoDate, PageQuery, Whole, text
+from api.schemas.common import Id, Input, IsoDate, PageQuery, Text, Whole
 
 
 class Prioridade(StrEnum):
@@ -21,7 +21,7 @@ class Prioridade(StrEnum):
     URGENTE = "urgente"
 
 
-Descricao = Annotated[str, text(2000, min_length=1)]
+Descricao = Annotated[str, Text(2000, min_length=1)]
 Quantidade = Annotated[int, Field(ge=1, le=1_000_000), Whole]
 Centavos = Annotated[
     int, Field(ge=0, le=1_000_000_000, description="Money in integer cents."), Whole
@@ -57,7 +57,7 @@ class PedidoPatch(Input):
 
 class StatusIn(Input):
     status: Status
-    nota: Annotated[str, text(500)] | None = None
+    nota: Annotated[str, Text(500)] | None = None
 
 
 class PedidoQuery(PageQuery):

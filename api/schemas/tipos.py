@@ -9,17 +9,17 @@ from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 from typing_extensions import TypedDict
 
-from api.schemas.common import Input, PageQuery, Whole, text
+from api.schemas.common import Input, PageQuery, Text, Whole
 
 Codigo = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
-NomeTipo = Annotated[str, text(100, min_length=1)]
+NomeTipo = Annotated[str, Text(100, min_length=1)]
 PrazoDias = Annotated[int, Field(ge=0, le=365), Whole]
 
 
 class TipoIn(Input):
     codigo: Codigo
     nome: NomeTipo
-    descricao: Annotated[str, text(2000)] | None = None
+    descricao: Annotated[str, Text(2000)] | None = None
     prazo_padrao_dias: PrazoDias = 7
     ativo: bool = True
 
@@ -29,7 +29,7 @@ class TipoPatch(Input):
 
     codigo: Codigo | SkipJsonSchema[None] = None
     nome: NomeTipo | SkipJsonSchema[None] = None
-    descricao: Annotated[str, text(2000)] | None = None
+    descricao: Annotated[str, Text(2000)] | None = None
     prazo_padrao_dias: PrazoDias | SkipJsonSchema[None] = None
     ativo: bool | SkipJsonSchema[None] = None
 

@@ -7,19 +7,22 @@ A JSON line has ``time``, ``level``, ``logger``, ``message``, the process's ``in
 ``trace_id`` and ``span_id`` inside a traced request, and whatever the call passed in ``extra``
 (for the access log: request_id, method, route, status, duration_ms, key).
 
-Hand-written console formatter rather than a library's: twenty lines, and the supervisor, the
-instances and the backup job must print the same columns (rich's handler wraps and pads for a
-terminal of its own).
+Both formatters are hand-written. The console one because the supervisor, the instances and the
+backup job must print the same columns (rich's handler wraps and pads for a terminal of its own);
+the JSON one because it is written once per request: python-json-logger, which it replaced,
+spent three times as long per access line finding and renaming fields (docs/BENCHMARKS.md).
+Records are also made without the caller's file and line, which no line shows.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+import time
 from typing import ClassVar
 
 from opentelemetry import trace
-from pythonjsonlogger.json import JsonFormatter
 
 ACCESS = logging.getLogger("fichas.access")
 
@@ -32,24 +35,69 @@ def console_wanted(log_format: str) -> bool:
 def configure_logging(level: str, instance: str, log_format: str = "json") -> None:
     """Replace any earlier configuration: lines on stdout at ``level``, as ``log_format`` says."""
     handler = logging.StreamHandler(sys.stdout)
-    if console_wanted(log_format):
-        handler.setFormatter(ConsoleFormatter(instance))
-    else:
-        handler.setFormatter(
-            JsonFormatter(
-                "{asctime}{levelname}{name}{message}",
-                style="{",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-                static_fields={"instance": instance},
-                json_ensure_ascii=False,
-            )
-        )
+    formatter = ConsoleFormatter if console_wanted(log_format) else JsonFormatter
+    handler.setFormatter(formatter(instance))
     handler.addFilter(_with_trace_context)
+    # What a record costs beyond its message: the caller's frame (the logging HOWTO's
+    # "Optimization" names this switch), thread and process names. No line shows them.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # fichas says what migrate did
 
 
-class ConsoleFormatter(logging.Formatter):
+class _CachedTime(logging.Formatter):
+    """``formatTime`` as logging's default (``2026-12-06 14:03:27,512``), the part down to the
+    second formatted once per second rather than once per line."""
+
+    _second = -1
+    _until_second = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        if second != self._second:
+            self._until_second = time.strftime("%Y-%m-%d %H:%M:%S", self.converter(second))
+            self._second = second
+        return f"{self._until_second},{int(record.msecs):03d}"
+
+
+# What every record has; anything else on a record came in ``extra`` and goes in the line.
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+
+
+class JsonFormatter(_CachedTime):
+    """``{"time": …, "level": …, "logger": …, "message": …, "instance": …, <extra>…}``, with
+    ``exc_info`` (the traceback) when there is one."""
+
+    def __init__(self, instance: str) -> None:
+        super().__init__()
+        self.instance = instance
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "instance": self.instance,
+        }
+        line.update((k, v) for k, v in record.__dict__.items() if k not in _STANDARD)
+        if record.exc_info:
+            line["exc_info"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            line["stack_info"] = self.formatStack(record.stack_info)
+        return json.dumps(line, ensure_ascii=False, default=_as_text)
+
+
+def _as_text(value: object) -> str:
+    """An ``extra`` value JSON has no type for: dates as ISO 8601, the rest as ``str`` gives."""
+    isoformat = getattr(value, "isoformat", None)
+    return str(isoformat() if callable(isoformat) else value)
+
+
+class ConsoleFormatter(_CachedTime):
     """``api-2        20:14:03 INFO    GET /clientes 200 3.1 ms``: the process first (the lines
     of every process meet in one terminal), the time, the level (coloured from warning up), the
     message, and a request's duration."""

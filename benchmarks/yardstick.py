@@ -8,7 +8,9 @@ fresh copy of the same demo database:
 
 - A, "bare": three Hypercorn processes of the bare app (uvloop, access log on) behind a Caddy
   with the ``reverse_proxy`` block ``fichas up`` renders (see :func:`bare_caddyfile`);
-- B, "fichas": ``fichas up`` with its defaults (3 instances), as ``benchmarks/versus.py`` starts it.
+- B, "fichas": ``fichas up`` with its defaults (3 instances), as ``benchmarks/versus.py`` starts it
+  — at ``FICHAS_LOG_LEVEL=warning``, so its instances write no access log (Caddy's is on, on
+  both sides).
 
 The load: 25 PCs (k6, ``benchmarks/yardstick.js``), think 0, each from a loopback address and
 with an API key of its own, for ``--seconds``; each request drawn by weight: ``GET /health``
@@ -285,7 +287,9 @@ def run_k6(
     env = {**os.environ, "YARDSTICK_RUN": str(plan), "K6_NO_USAGE_REPORT": "true"}
     log_path = scratch / "k6.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+        process = subprocess.Popen(  # noqa: S603 (our binary, our script)
+            argv, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     try:
         code = process.wait(timeout=args.seconds + 120)
     finally:
@@ -395,26 +399,16 @@ def markdown(medians: dict[str, dict[str, float]], ratios: dict[str, float], pai
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    alternating_options(parser, "yardstick", pairs=2, seconds=30.0)
-    args = parser.parse_args()
-    if not 1 <= args.pcs <= 253:
-        parser.error("--pcs: 1 to 253 (one loopback address each, 127.0.0.2 and up)")
-    machine = host()
-    with tempfile.TemporaryDirectory(prefix="fichas-yardstick-demo-") as directory:
-        template = demo_database(Path(directory))
-        ids = pedido_ids(template)
-        runs = [one_run(side, template, ids, args) for _ in range(args.pairs) for side in SIDES]
-    medians = {
+def medians_of(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    return {
         side: {k: statistics.median(r[k] for r in runs if r["side"] == side) for k in FIGURES}
         for side in SIDES
     }
-    ratios = {
-        k: round(medians["fichas"][k] / medians["bare"][k], 3) if medians["bare"][k] else 0.0
-        for k in RATIOS
-    }
-    targets = {
+
+
+def verdicts(ratios: dict[str, float]) -> dict[str, dict[str, Any]]:
+    """Each of the issue's targets, met or not."""
+    return {
         k: {
             "target": f"{sign} {limit}",
             "ratio": ratios[k],
@@ -422,27 +416,39 @@ def main() -> None:
         }
         for k, sign, limit in TARGETS
     }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    alternating_options(parser, "yardstick", pairs=2, seconds=30.0)
+    args = parser.parse_args()
+    if not 1 <= args.pcs <= 253:
+        parser.error("--pcs: 1 to 253 (one loopback address each, 127.0.0.2 and up)")
+    machine = host()
+    print(f"{args.pairs} × bare then fichas, {args.seconds:g} s each, {args.pcs} PCs", flush=True)
+    with tempfile.TemporaryDirectory(prefix="fichas-yardstick-demo-") as directory:
+        template = demo_database(Path(directory))
+        ids = pedido_ids(template)
+        runs = [one_run(side, template, ids, args) for _ in range(args.pairs) for side in SIDES]
+    medians = medians_of(runs)
+    ratios = {
+        k: round(medians["fichas"][k] / medians["bare"][k], 3) if medians["bare"][k] else 0.0
+        for k in RATIOS
+    }
+    targets = verdicts(ratios)
     load = " ".join(f"{x:.2f}" for x in machine["load_average_before"])
     print(f"\nhost: {machine['cores']} cores, {machine['cpu_model']}, load average {load} before")
-    print(f"{args.pcs} PCs, think 0, {args.seconds:g} s per run, {args.pairs} pairs\n")
+    print(f"{args.pcs} PCs, think 0, {args.seconds:g} s per run\n")
     print(markdown(medians, ratios, args.pairs) + "\n")
     for k, verdict in targets.items():
         print(
             f"- {k}: fichas / bare {verdict['ratio']:.2f}, target {verdict['target']}:"
             f" {'met' if verdict['met'] else 'MISSED'}"
         )
+    report = {"host": machine, "pairs": args.pairs, "pcs": args.pcs, "seconds": args.seconds}
     write_report(
         args.out,
-        {
-            "host": machine,
-            "pairs": args.pairs,
-            "pcs": args.pcs,
-            "seconds": args.seconds,
-            "runs": runs,
-            "medians": medians,
-            "ratios": ratios,
-            "targets": targets,
-        },
+        {**report, "runs": runs, "medians": medians, "ratios": ratios, "targets": targets},
     )
 
 

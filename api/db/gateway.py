@@ -107,7 +107,7 @@ class Database:
         transaction around single-statement reads measured a fifth of their cost)."""
         if self._readers is None:
             with self._read_time.time(), _unavailable(self.guards.reads):
-                return self._transaction(self._on_loop, self.engine, fn, *args, **kwargs)
+                return fn(self._connection(self._on_loop, self.engine), *args, **kwargs)
         with self._read_time.time():
             return await self._run(
                 self._readers, self.engine, nullcontext(), self.guards.reads, "db.read",
@@ -165,12 +165,21 @@ class Database:
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> T:
-        """``fn`` in a transaction on the connection ``holder`` keeps (opened on first use)."""
+        """``fn`` in a transaction on the connection ``holder`` keeps."""
+        with (conn := self._connection(holder, engine)).begin():
+            return fn(conn, *args, **kwargs)
+
+    def _connection(self, holder: Any, engine: Engine) -> Connection:
+        """The connection ``holder`` keeps, opened on first use.
+
+        Reads on the loop use it without ``begin()``: SQLAlchemy then opens its transaction once,
+        on the first statement, and keeps it. On SQLite that transaction is only bookkeeping —
+        no BEGIN is sent for reads (api/db/engine.py), so each statement still sees the latest
+        commit — and beginning and committing it around every read was 8 % of a page's cost."""
         conn: Connection | None = getattr(holder, "connection", None)
         if conn is None or conn.closed or conn.invalidated:
             conn = holder.connection = self._open(engine, replacing=conn)
-        with conn.begin():
-            return fn(conn, *args, **kwargs)
+        return conn
 
     def _open(self, engine: Engine, replacing: Connection | None) -> Connection:
         conn = engine.connect()

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 from api.auth.keys import issue
 from api.db import migrate
-from api.db.engine import WRITE, build_engine
+from api.db.engine import build_engine, writing
 from api.db.tables import metadata
 from fichas.processes import free_port, stop_process
 from fichas.settings import Settings
@@ -66,7 +66,7 @@ def migrated_engine(settings: Settings) -> Engine:
 
 def wipe(engine: Engine, tables: MetaData = metadata) -> None:
     """Empty every table and reset the pedido counter, keeping the schema."""
-    with engine.execution_options(**{WRITE: True}).begin() as conn:
+    with writing(engine) as conn:
         for table in reversed(tables.sorted_tables):
             conn.execute(table.delete())
         conn.execute(text("INSERT INTO contadores (nome, valor) VALUES ('pedidos', 0)"))
@@ -77,7 +77,7 @@ def wipe(engine: Engine, tables: MetaData = metadata) -> None:
 
 
 def make_token(engine: Engine, name: str, scopes: list[str]) -> str:
-    with engine.execution_options(**{WRITE: True}).begin() as conn:
+    with writing(engine) as conn:
         return issue(conn, name, scopes)[1]
 
 

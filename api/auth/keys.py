@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from api.data import chaves
 from api.data.common import Row
-from api.db.engine import WRITE
+from api.db.engine import writing
 from api.domain.escopos import SCOPES
 
 ADMIN_KEY_FILE = "admin.key"
@@ -64,7 +64,7 @@ def ensure_admin_key(engine: Engine, data_dir: Path) -> Path | None:
     Runs in one write transaction, so concurrent starters cannot both create one. Returns the
     file written, or None when keys already existed.
     """
-    with engine.execution_options(**{WRITE: True}).begin() as conn:
+    with writing(engine) as conn:
         if chaves.count_active(conn):
             return None
         nome = "admin"

@@ -6,6 +6,8 @@ one file, and SQLite before 3.51.3 can corrupt a WAL database in that case.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -18,10 +20,6 @@ from api.db.writelock import WriteLock
 from fichas.settings import Settings
 
 MIN_SQLITE = (3, 51, 3)
-
-# Execution option that makes a transaction take SQLite's write lock at BEGIN, so two writers
-# queue on the busy timeout instead of deadlocking when a reader upgrades to a writer.
-WRITE = "fichas_write"
 
 
 class StorageError(Exception):
@@ -119,11 +117,25 @@ def _sqlite_engine(url: str, settings: Settings, pool_size: int) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        # Writes take the write lock up front; reads run in autocommit (one statement, one
-        # consistent snapshot) and need no BEGIN at all.
-        if conn.get_execution_options().get(WRITE, False):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
     return engine
+
+
+def begin_writing(conn: Connection) -> None:
+    """Make the transaction just begun on ``conn`` a write: on SQLite, take the file's write
+    lock now (BEGIN IMMEDIATE), so two writers queue on the busy timeout instead of deadlocking
+    when a reader upgrades to a writer. Reads run in autocommit (one statement, one consistent
+    snapshot) and need no BEGIN at all.
+
+    Called explicitly rather than from a "begin" event listener: any listener on the engine
+    sends every statement, reads included, down SQLAlchemy's event path (measured: a fifth of
+    a write transaction's cost)."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """``engine.begin()`` for a write transaction (``begin_writing``)."""
+    with engine.begin() as conn:
+        begin_writing(conn)
+        yield conn

@@ -41,7 +41,7 @@ from prometheus_client import Histogram
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
-from api.db.engine import WRITE
+from api.db.engine import begin_writing
 from api.db.writelock import WriteLock
 from api.resilience.breaker import Breaker, CircuitOpen
 from api.resilience.retry import Retry, transient_db_error
@@ -88,7 +88,6 @@ class Database:
         self.guards = guards
         self._write_lock = write_lock
         self._read_time, self._write_time = durations.labels("read"), durations.labels("write")
-        self._writer = engine.execution_options(**{WRITE: True})
         self._writers = ThreadPoolExecutor(write_threads, thread_name_prefix="fichas-db-write")
         self._readers = (
             ThreadPoolExecutor(read_threads, thread_name_prefix="fichas-db-read")
@@ -107,10 +106,10 @@ class Database:
         transaction around single-statement reads measured a fifth of their cost)."""
         if self._readers is None:
             with self._read_time.time(), _unavailable(self.guards.reads):
-                return fn(self._connection(self._on_loop, self.engine), *args, **kwargs)
+                return fn(self._connection(self._on_loop), *args, **kwargs)
         with self._read_time.time():
             return await self._run(
-                self._readers, self.engine, nullcontext(), self.guards.reads, "db.read",
+                self._readers, False, nullcontext(), self.guards.reads, "db.read",
                 fn, *args, **kwargs,
             )  # fmt: skip
 
@@ -120,7 +119,7 @@ class Database:
         """Run ``fn`` in one write transaction: committed whole if it returns, else rolled back."""
         with self._write_time.time():
             return await self._run(
-                self._writers, self._writer, self._write_lock or nullcontext(), self.guards.writes,
+                self._writers, True, self._write_lock or nullcontext(), self.guards.writes,
                 "db.write", fn, *args, **kwargs,
             )  # fmt: skip
 
@@ -130,7 +129,7 @@ class Database:
     async def _run(
         self,
         executor: ThreadPoolExecutor,
-        engine: Engine,
+        writing: bool,
         exclusive: AbstractContextManager[None],
         breaker: Breaker,
         operation: str,
@@ -140,7 +139,7 @@ class Database:
     ) -> T:
         def attempt() -> T:
             with exclusive:
-                return self._transaction(self._per_thread, engine, fn, *args, **kwargs)
+                return self._transaction(writing, fn, *args, **kwargs)
 
         loop = asyncio.get_running_loop()
         with _unavailable(breaker):
@@ -159,17 +158,18 @@ class Database:
 
     def _transaction(
         self,
-        holder: Any,
-        engine: Engine,
+        writing: bool,
         fn: Callable[Concatenate[Connection, P], T],
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> T:
-        """``fn`` in a transaction on the connection ``holder`` keeps."""
-        with (conn := self._connection(holder, engine)).begin():
+        """``fn`` in a transaction on this pool thread's connection."""
+        with (conn := self._connection(self._per_thread)).begin():
+            if writing:
+                begin_writing(conn)
             return fn(conn, *args, **kwargs)
 
-    def _connection(self, holder: Any, engine: Engine) -> Connection:
+    def _connection(self, holder: Any) -> Connection:
         """The connection ``holder`` keeps, opened on first use.
 
         Reads on the loop use it without ``begin()``: SQLAlchemy then opens its transaction once,
@@ -178,11 +178,11 @@ class Database:
         commit — and beginning and committing it around every read was 8 % of a page's cost."""
         conn: Connection | None = getattr(holder, "connection", None)
         if conn is None or conn.closed or conn.invalidated:
-            conn = holder.connection = self._open(engine, replacing=conn)
+            conn = holder.connection = self._open(replacing=conn)
         return conn
 
-    def _open(self, engine: Engine, replacing: Connection | None) -> Connection:
-        conn = engine.connect()
+    def _open(self, replacing: Connection | None) -> Connection:
+        conn = self.engine.connect()
         with self._opened_lock:
             if replacing is not None:
                 self._opened.discard(replacing)

@@ -141,7 +141,7 @@ def _pedido(
 
 def run(args: argparse.Namespace) -> int:
     from api.data import bulk
-    from api.db.engine import WRITE, build_engine
+    from api.db.engine import build_engine, writing
     from api.db.migrate import ensure_current
     from fichas.settings import load_settings
 
@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
     engine = build_engine(load_settings())
     try:
         ensure_current(engine)
-        with engine.execution_options(**{WRITE: True}).begin() as conn:
+        with writing(engine) as conn:
             if bulk.already_loaded(conn):
                 print("demo data already loaded; nothing to do")
                 return 0

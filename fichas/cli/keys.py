@@ -35,14 +35,14 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _in_transaction(fn: Callable[[Connection], T]) -> T:
-    from api.db.engine import WRITE, build_engine
+    from api.db.engine import build_engine, writing
     from api.db.migrate import ensure_current
     from fichas.settings import load_settings
 
     engine = build_engine(load_settings())
     try:
         ensure_current(engine)
-        with engine.execution_options(**{WRITE: True}).begin() as conn:
+        with writing(engine) as conn:
             return fn(conn)
     finally:
         engine.dispose()

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from api.db import migrate
-from api.db.engine import WRITE, build_engine
+from api.db.engine import build_engine, writing
 from backup import manifest
 from backup.postgres import libpq_target
 from fichas.cli import main
@@ -31,7 +31,7 @@ def postgres_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
         settings = load_settings()
         engine = migrated_engine(settings)
         make_token(engine, "pc-pg", ["read"])
-        with engine.execution_options(**{WRITE: True}).begin() as conn:
+        with writing(engine) as conn:
             conn.execute(text("INSERT INTO clientes (nome, criado_em, atualizado_em) "
                               "SELECT 'Cliente ' || n, now(), now() "
                               "FROM generate_series(1, 250) AS n"))  # fmt: skip

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from api.db import engine as engine_module
-from api.db.engine import WRITE, StorageError, build_engine
+from api.db.engine import StorageError, build_engine, writing
 from fichas.settings import Settings
 
 
@@ -57,13 +57,12 @@ def test_every_connection_is_configured(sqlite_engine: Engine) -> None:
 def test_writes_take_the_write_lock_at_begin_and_reads_are_not_blocked(
     sqlite_engine: Engine,
 ) -> None:
-    writer = sqlite_engine.execution_options(**{WRITE: True})
     with sqlite_engine.begin() as conn:
         conn.execute(text("CREATE TABLE t (x INTEGER)"))
-    with writer.begin() as holding:
+    with writing(sqlite_engine) as holding:
         holding.execute(text("INSERT INTO t VALUES (1)"))
         # A second writer is refused at BEGIN (busy timeout 0 here), before doing any work…
-        with pytest.raises(OperationalError, match="locked"), writer.begin() as second:
+        with pytest.raises(OperationalError, match="locked"), writing(sqlite_engine) as second:
             second.execute(text("SELECT 1"))
         # …while readers go on, seeing the last committed state.
         with sqlite_engine.connect() as reader:

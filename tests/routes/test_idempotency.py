@@ -8,7 +8,7 @@ from sqlalchemy import Engine, func, select, update
 from starlette.testclient import TestClient
 
 from api.data import idempotency
-from api.db.engine import WRITE
+from api.db.engine import writing
 from api.db.tables import idempotency_keys, pedidos
 from tests.support import assert_problem, make_token, new_cliente, new_pedido, new_tipo
 
@@ -115,7 +115,7 @@ def age_records(engine: Engine, hours: float, *keys: str) -> None:
     )
     if keys:
         statement = statement.where(idempotency_keys.c.key.in_(keys))
-    with engine.execution_options(**{WRITE: True}).begin() as conn:
+    with writing(engine) as conn:
         conn.execute(statement)
 
 
@@ -142,9 +142,9 @@ def test_expired_records_are_deleted_in_bounded_batches(api: TestClient, engine:
         assert api.post("/clientes", json={"nome": f"C{n}"}, headers=headers).is_success
     age_records(engine, 48, *(f"lote-{n}" for n in range(5)))
     before = datetime.now(UTC) - timedelta(hours=24)
-    with engine.execution_options(**{WRITE: True}).connect() as conn:
+    with writing(engine) as conn:
         deleted = [idempotency.delete_expired(conn, before, 2) for _ in range(4)]
-        conn.commit()
+    with engine.connect() as conn:
         left = list(conn.execute(select(idempotency_keys.c.key)).scalars())
     assert deleted == [2, 2, 1, 0]
     assert left == ["lote-5"]

@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.data import chaves
-from api.db.engine import WRITE
+from api.db.engine import writing
 from fichas.settings import Settings
 from loadtest.target import redis_server
 from tests.support import assert_problem, make_token, metric, migrated_engine, running_server
@@ -44,7 +44,7 @@ def _as(token: str, address: str = PC) -> dict[str, str]:
 
 def _revoke_in_database(engine: Engine, name: str) -> None:
     """As another instance, or the server's shell, would: behind this instance's back."""
-    with engine.execution_options(**{WRITE: True}).begin() as conn:
+    with writing(engine) as conn:
         row = chaves.by_name(conn, name)
         assert row is not None
         chaves.revoke(conn, row["id"])

@@ -65,7 +65,8 @@ def stat_fields(pid: int) -> tuple[str, int, float]:
 
 
 def tree(root: int) -> dict[int, str]:
-    """Every process under ``root`` (itself included): pid -> group (supervisor/instances/caddy).
+    """Every process under ``root`` (itself included): pid -> group (supervisor, instances,
+    caddy, litestream).
 
     For a direct ``fichas serve``, the root is the instance itself.
     """
@@ -90,6 +91,8 @@ def tree(root: int) -> dict[int, str]:
         name = parents.get(pid, ("?", 0))[0]
         if name.startswith("caddy"):
             groups[pid] = "caddy"
+        elif name.startswith("litestream"):
+            groups[pid] = "litestream"
         elif pid == root and len(found) > 1:
             groups[pid] = "supervisor"
         else:

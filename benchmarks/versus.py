@@ -43,9 +43,9 @@ LENIENT = k6.Slo(success=0.0, p95_ms=60_000, p99_ms=60_000)  # measure; compare 
 def cluster_of(checkout: Path, data_dir: Path) -> Iterator[tuple[Target, int]]:
     """``fichas up`` of ``checkout`` on demo data; yields the target and the supervisor's pid."""
     fichas = str(checkout / ".venv" / "bin" / "fichas")
-    env = {**os.environ, "FICHAS_DATA_DIR": str(data_dir), "FICHAS_LOG_LEVEL": "warning"}
-    env.pop("FICHAS_DATABASE_URL", None)
-    env.pop("FICHAS_REDIS_URL", None)
+    env = {**os.environ, "FICHAS_DATA_DIR": str(data_dir)}
+    for setting in ("FICHAS_DATABASE_URL", "FICHAS_REDIS_URL", "FICHAS_LOG_LEVEL"):
+        env.pop(setting, None)  # the defaults: SQLite, no Redis, the access log at info
     log_path = data_dir / "up.log"
     listen = f"127.0.0.1:{free_port()}"
     with log_path.open("wb") as log:

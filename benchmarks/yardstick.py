@@ -8,9 +8,8 @@ fresh copy of the same demo database:
 
 - A, "bare": three Hypercorn processes of the bare app (uvloop, access log on) behind a Caddy
   with the ``reverse_proxy`` block ``fichas up`` renders (see :func:`bare_caddyfile`);
-- B, "fichas": ``fichas up`` with its defaults (3 instances), as ``benchmarks/versus.py`` starts it
-  — at ``FICHAS_LOG_LEVEL=warning``, so its instances write no access log (Caddy's is on, on
-  both sides).
+- B, "fichas": ``fichas up`` with its defaults (3 instances, access log at info), as
+  ``benchmarks/versus.py`` starts it.
 
 The load: 25 PCs (k6, ``benchmarks/yardstick.js``), think 0, each from a loopback address and
 with an API key of its own, for ``--seconds``; each request drawn by weight: ``GET /health``
@@ -43,7 +42,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -241,12 +240,14 @@ def fichas_cluster(template: Path, scratch: Path, pcs: int) -> Iterator[System]:
         cluster_of(ROOT, scratch) as (target, supervisor),
         temporary_keys(target, "yardstick", pcs) as tokens,
     ):
-        # The instances are those the supervisor's status file names: its process tree also
-        # holds Litestream, which tree() would count among them.
-        status = replace(target, status_path=scratch / "cluster" / "status.json")
-        caddy = [pid for pid, group in tree(supervisor).items() if group == "caddy"]
+        groups = tree(supervisor)
         yield System(
-            target.url, tokens, {"instances": list(status.instance_pids().values()), "caddy": caddy}
+            target.url,
+            tokens,
+            {
+                side: [pid for pid, g in groups.items() if g == side]
+                for side in ("instances", "caddy")
+            },
         )
 
 

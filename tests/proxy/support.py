@@ -21,7 +21,8 @@ import httpx2
 from fichas.processes import free_port, stop_process
 from proxy.caddy import ProxyConfig, caddy_binary, write_config
 
-# What a stub answers to one request: status and body, from the handler that got it.
+# What a stub answers to one request: status and body, from the handler that got it; status 0
+# hangs up without answering (a failed round trip, as from an instance that died mid-request).
 Answer = Callable[[BaseHTTPRequestHandler], tuple[int, bytes]]
 
 
@@ -50,12 +51,15 @@ class Stub:
                 # connection is closed after the answer so that none is left half read.
                 self.close_connection = "Transfer-Encoding" in self.headers
                 status, body = stub.answer(self)
+                if status == 0:
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_GET = do_POST = do_HEAD = _any
+            do_GET = do_POST = do_HEAD = do_PATCH = _any
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,34 @@ def test_the_proxy_forwards_the_address_it_saw_not_the_one_claimed(tmp_path: Pat
         with running_caddy(config, tmp_path) as caddy:
             response = httpx2.get(caddy.base_url, headers={"X-Forwarded-For": "6.6.6.6"})
     assert response.text == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "tries", "status"),
+    [
+        ("POST", {"Idempotency-Key": "k-1"}, 2, 201),  # deduplicated by the API: sent again
+        ("POST", {}, 1, 502),
+        ("PATCH", {"Idempotency-Key": "k-1"}, 1, 502),  # the API ignores the key on a PATCH
+        ("GET", {}, 2, 201),
+    ],
+)
+def test_after_a_failed_round_trip_only_what_is_safe_to_send_twice_is_retried(
+    tmp_path: Path, method: str, headers: dict[str, str], tries: int, status: int
+) -> None:
+    def hang_up_once(request: BaseHTTPRequestHandler) -> tuple[int, bytes]:
+        if request.path == "/health":
+            return 200, b""
+        first = sum(1 for stub in upstreams for seen in stub.seen if seen[1] == "/pedidos") == 1
+        return (0 if first else 201), b""
+
+    with stubs(2, hang_up_once) as upstreams:
+        config = proxy_config([stub.address for stub in upstreams])
+        with running_caddy(config, tmp_path) as caddy:
+            response = httpx2.request(
+                method, f"{caddy.base_url}/pedidos", headers=headers, content=b"{}", timeout=10
+            )
+    assert response.status_code == status
+    assert sum(1 for stub in upstreams for seen in stub.seen if seen[1] == "/pedidos") == tries
 
 
 @pytest.mark.parametrize(

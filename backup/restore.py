@@ -24,6 +24,7 @@ from pathlib import Path
 from redis import Redis
 from redis.exceptions import RedisError
 
+from api.auth import revocations
 from api.cache.responses import FAMILIES, generation_key
 from api.db.engine import is_sqlite, sqlite_file, sqlite_module
 from backup import manifest, replication, sqlite, store
@@ -183,13 +184,15 @@ def _put_back(
 
 def _forget_cached_answers(settings: Settings) -> str:
     """The restored rows replace what the instances may have cached in Redis: bump every cached
-    family's generation, as a write does, so that no instance serves an answer from before."""
+    family's generation, as a write does, so that no instance serves an answer from before; and
+    the keys' generation, as a revocation does, so that no instance goes on trusting a key the
+    restored database does not have (one made after the backup)."""
     if settings.redis_url is None:
         return "none"
     try:
         with Redis.from_url(settings.redis_url, socket_timeout=5) as client:
-            for family in FAMILIES:
-                client.incr(generation_key(family))
+            for key in (*map(generation_key, FAMILIES), revocations.KEY):
+                client.incr(key)
     except RedisError as exc:
         return f"NOT emptied ({exc}): cached answers may be stale for up to the cache TTL"
     return "emptied"

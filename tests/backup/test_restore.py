@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
+from api.auth import revocations
 from api.cache.responses import generation_key
 from backup import sqlite
 from backup.job import run_backup
@@ -113,6 +114,7 @@ def test_a_restore_empties_the_instances_cache(sqlite_settings: Settings, tmp_pa
         assert restored.cache == "emptied"
         assert client.get(generation_key("clientes")) == b"42"  # bumped, as by a write
         assert client.get(generation_key("tipos")) == b"1"
+        assert client.get(revocations.KEY) == b"1"  # keys verified before: looked up again
         client.close()
 
 

@@ -12,6 +12,7 @@ import time
 from contextlib import AbstractContextManager, nullcontext
 
 from opentelemetry.trace import Span, Status, StatusCode
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from observability.logs import ACCESS
@@ -36,6 +37,10 @@ class ObservedRequestsMiddleware:
         self.app = app
         self.metrics = metrics
         self.spans = spans
+        # (method, route, status) -> its counter and its histogram: prometheus_client's
+        # labels() takes a lock and checks its arguments on every call. Bounded like the
+        # series themselves (route templates, not paths).
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,11 +65,11 @@ class ObservedRequestsMiddleware:
                 if span is not None:
                     exemplar = _named(span, method, template, status)
                 if self.metrics is not None:
-                    self.metrics.requests.labels(method, template, str(status)).inc()
+                    count, duration = self._series_of(self.metrics, method, template, status)
+                    count.inc()
                     # A client that left mid-body (499) got no answer to time: how long it
                     # took to go away is its own pace, kept out of the latency histogram.
                     if status != CLIENT_CLOSED_REQUEST:
-                        duration = self.metrics.request_duration.labels(method, template)
                         duration.observe(seconds, exemplar)
                 level = logging.DEBUG if _internal_probe(scope) else logging.INFO
                 if ACCESS.isEnabledFor(level):
@@ -85,6 +90,18 @@ class ObservedRequestsMiddleware:
                         },
                     )
         return None
+
+    def _series_of(
+        self, metrics: Metrics, method: str, template: str, status: int
+    ) -> tuple[Counter, Histogram]:
+        key = (method, template, status)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = (
+                metrics.requests.labels(method, template, str(status)),
+                metrics.request_duration.labels(method, template),
+            )
+        return series
 
     def _span(self, scope: Scope, method: str) -> AbstractContextManager[Span | None]:
         return nullcontext() if self.spans is None else self.spans.current(scope, method)

@@ -44,7 +44,7 @@ class RequestIdMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        incoming = Request(scope).headers.get("x-request-id", "")
+        incoming = _header(scope, b"x-request-id")
         # Not uuid4: its urandom call measured 7 % of a cached read. Ids need be unique, not secret.
         request_id = incoming if _SAFE_ID.match(incoming) else f"{random.getrandbits(128):032x}"
         scope["fichas.request_id"] = request_id

@@ -277,31 +277,37 @@ def health_ok(port: int) -> bool:
 
 
 @contextmanager
+def serving(
+    argv: list[str], env: dict[str, str], log_path: Path, port: int
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``argv`` running (from the repository root), once ``GET /health`` on ``port`` answers
+    200. Stopped by PID when the block ends."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 (our binaries, fixed arguments)
+            argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not health_ok(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{argv[0]} did not start:\n{log_path.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield process
+    finally:
+        stop_process(process, timeout=15)
+
+
+@contextmanager
 def running_server(
     data_dir: Path, pin: bool, env: dict[str, str] | None = None
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """One ``fichas serve`` on a free loopback port, pinned to SERVER_CPU (``env``: more
     FICHAS_* settings); yields (it, port)."""
     port = free_port()
-    log_path = data_dir / "server.log"
     env = fichas_env(data_dir, FICHAS_LISTEN=f"127.0.0.1:{port}", **(env or {}))
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 (fixed arguments)
-            pinned(SERVER_CPU, [str(FICHAS), "serve"], pin),
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=log,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while not health_ok(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start:\n{log_path.read_text()}")
-            time.sleep(0.1)
+    argv = pinned(SERVER_CPU, [str(FICHAS), "serve"], pin)
+    with serving(argv, env, data_dir / "server.log", port) as process:
         yield process, port
-    finally:
-        stop_process(process, timeout=15)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -23,7 +23,12 @@ The targets (issue 21): fichas ≥ 0.8 × bare req/s, p99 ≤ 1.5 × bare, insta
 ≤ 1.3 × bare. Run from the repository root with::
 
     uv run python -m benchmarks.yardstick [--pairs 2] [--seconds 30] [--pcs 25]
+                                          [--baseline <checkout>]
                                           [--out results/yardstick-<date>.json]
+
+With ``--baseline``, a third side, "before": ``fichas up`` of that checkout (prepared with
+``git worktree add /tmp/base <commit> && cd /tmp/base && uv sync``), in the same alternation —
+so that a change's before and after are both ratios to the bare app of the same run.
 
 Traffic goes to 127.0.0.1 only (from 127.0.0.2 and up); every process started here is stopped by
 PID when its run ends, and everything is written in temporary directories.
@@ -39,7 +44,6 @@ import statistics
 import subprocess
 import tempfile
 import textwrap
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
@@ -49,7 +53,7 @@ from typing import Any
 from pysqlite3 import dbapi2 as sqlite
 
 from benchmarks.cluster import cpu_by_pid, machine_busy, tree
-from benchmarks.core_api import ROOT, alternating_options, fichas, health_ok, query, write_report
+from benchmarks.core_api import ROOT, alternating_options, fichas, query, serving, write_report
 from benchmarks.versus import cluster_of
 from fichas.processes import binary, free_port, stop_process
 from fichas.settings import load_settings
@@ -59,7 +63,6 @@ from proxy.caddy import ProxyConfig, caddy_binary
 BARE_APP_DIR = ROOT.parent / "shared" / "perf"
 SCRIPT = Path(__file__).with_suffix(".js")
 INSTANCES = 3  # fichas up's default
-SIDES = ("bare", "fichas")
 # fichas / bare: (figure, "≥" or "≤", ratio) — the issue's targets.
 TARGETS = (
     ("req_per_s", "≥", 0.8),
@@ -118,27 +121,8 @@ def pedido_ids(database: Path) -> dict[str, list[int]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# the two sides
+# the sides
 # ---------------------------------------------------------------------------------------------
-
-
-@contextmanager
-def serving(argv: list[str], env: dict[str, str], log_path: Path, port: int) -> Iterator[int]:
-    """``argv`` running, once ``GET /health`` on ``port`` answers 200; yields its pid. Stopped
-    by PID when the block ends."""
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 (our binaries, fixed arguments)
-            argv, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while not health_ok(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{argv[0]} did not start:\n{log_path.read_text()[-2000:]}")
-            time.sleep(0.1)
-        yield process.pid
-    finally:
-        stop_process(process, timeout=15)
 
 
 def fichas_reverse_proxy(upstreams: list[str]) -> str:
@@ -222,8 +206,8 @@ def bare_cluster(template: Path, scratch: Path, pcs: int) -> Iterator[System]:
         for port in ports:
             argv = [*hypercorn, "--bind", f"127.0.0.1:{port}", "bare_app:app"]
             log_path = scratch / f"bare-{port}.log"
-            instances.append(stack.enter_context(serving(argv, env, log_path, port)))
-        proxy = stack.enter_context(serving(caddy, caddy_env, scratch / "caddy.log", listen))
+            instances.append(stack.enter_context(serving(argv, env, log_path, port)).pid)
+        proxy = stack.enter_context(serving(caddy, caddy_env, scratch / "caddy.log", listen)).pid
         yield System(
             f"http://127.0.0.1:{listen}",
             look_alike_tokens(pcs),
@@ -232,12 +216,14 @@ def bare_cluster(template: Path, scratch: Path, pcs: int) -> Iterator[System]:
 
 
 @contextmanager
-def fichas_cluster(template: Path, scratch: Path, pcs: int) -> Iterator[System]:
-    """``fichas up`` on a copy of the demo database (``cluster_of``'s migrate and demo-data find
-    it current and loaded, and leave it as it is), with a key per PC."""
+def fichas_cluster(
+    template: Path, scratch: Path, pcs: int, checkout: Path = ROOT
+) -> Iterator[System]:
+    """``fichas up`` of ``checkout`` on a copy of the demo database (``cluster_of``'s migrate and
+    demo-data find it current and loaded, and leave it as it is), with a key per PC."""
     copy_database(template, scratch / "fichas.db")  # where fichas looks in its data dir
     with (
-        cluster_of(ROOT, scratch) as (target, supervisor),
+        cluster_of(checkout, scratch) as (target, supervisor),
         temporary_keys(target, "yardstick", pcs) as tokens,
     ):
         groups = tree(supervisor)
@@ -249,9 +235,6 @@ def fichas_cluster(template: Path, scratch: Path, pcs: int) -> Iterator[System]:
                 for side in ("instances", "caddy")
             },
         )
-
-
-CLUSTERS = {"bare": bare_cluster, "fichas": fichas_cluster}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,7 +335,12 @@ def one_run(
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"fichas-yardstick-{side}-") as directory:
         scratch = Path(directory)
-        with CLUSTERS[side](template, scratch, args.pcs) as system:
+        if side == "bare":
+            cluster = bare_cluster(template, scratch, args.pcs)
+        else:
+            checkout = args.baseline if side == "before" else ROOT
+            cluster = fichas_cluster(template, scratch, args.pcs, checkout)
+        with cluster as system:
             figures = {"side": side, **measure(system, ids, args, scratch)}
     failing = ", ".join(f"{n} {p:.2f} %" for n, p in figures["failed_pct_by_endpoint"].items() if p)
     print(
@@ -382,28 +370,40 @@ def host() -> dict[str, Any]:
     return {"cores": os.cpu_count(), "cpu_model": model, "load_average_before": os.getloadavg()}
 
 
-def markdown(medians: dict[str, dict[str, float]], ratios: dict[str, float], pairs: int) -> str:
+def markdown(
+    medians: dict[str, dict[str, float]], ratios: dict[str, dict[str, float]], pairs: int
+) -> str:
     lines = [
         f"| median of {pairs} | req/s | p50 ms | p99 ms | failed % | instances CPU ms/req"
         " | Caddy CPU ms/req |",
         "|---|--:|--:|--:|--:|--:|--:|",
     ]
-    for side in SIDES:
-        m = medians[side]
+    for side, m in medians.items():
         lines.append(
             f"| {side} | {m['req_per_s']:,.1f} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f}"
             f" | {m['failed_pct']:.2f} | {m['instances_cpu_ms_per_request']:.3f}"
             f" | {m['caddy_cpu_ms_per_request']:.3f} |"
         )
-    cells = [f"{ratios[k]:.2f}×" if k in ratios else "–" for k in FIGURES]
-    lines.append("| fichas / bare | " + " | ".join(cells) + " |")
+    for side, of_side in ratios.items():
+        cells = [f"{of_side[k]:.2f}×" if k in of_side else "–" for k in FIGURES]
+        lines.append(f"| {side} / bare | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def medians_of(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+def medians_of(runs: list[dict[str, Any]], sides: tuple[str, ...]) -> dict[str, dict[str, float]]:
     return {
         side: {k: statistics.median(r[k] for r in runs if r["side"] == side) for k in FIGURES}
-        for side in SIDES
+        for side in sides
+    }
+
+
+def ratios_to_bare(medians: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Each Fichas side's medians over the bare app's."""
+    bare = medians["bare"]
+    return {
+        side: {k: round(m[k] / bare[k], 3) if bare[k] else 0.0 for k in RATIOS}
+        for side, m in medians.items()
+        if side != "bare"
     }
 
 
@@ -422,21 +422,25 @@ def verdicts(ratios: dict[str, float]) -> dict[str, dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     alternating_options(parser, "yardstick", pairs=2, seconds=30.0)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help='another checkout (with its own .venv), measured too, as "before"',
+    )
     args = parser.parse_args()
+    sides = ("bare", "before", "fichas") if args.baseline else ("bare", "fichas")
     if not 1 <= args.pcs <= 253:
         parser.error("--pcs: 1 to 253 (one loopback address each, 127.0.0.2 and up)")
     machine = host()
-    print(f"{args.pairs} × bare then fichas, {args.seconds:g} s each, {args.pcs} PCs", flush=True)
+    order = " then ".join(sides)
+    print(f"{args.pairs} × {order}, {args.seconds:g} s each, {args.pcs} PCs", flush=True)
     with tempfile.TemporaryDirectory(prefix="fichas-yardstick-demo-") as directory:
         template = demo_database(Path(directory))
         ids = pedido_ids(template)
-        runs = [one_run(side, template, ids, args) for _ in range(args.pairs) for side in SIDES]
-    medians = medians_of(runs)
-    ratios = {
-        k: round(medians["fichas"][k] / medians["bare"][k], 3) if medians["bare"][k] else 0.0
-        for k in RATIOS
-    }
-    targets = verdicts(ratios)
+        runs = [one_run(side, template, ids, args) for _ in range(args.pairs) for side in sides]
+    medians = medians_of(runs, sides)
+    ratios = ratios_to_bare(medians)
+    targets = verdicts(ratios["fichas"])
     load = " ".join(f"{x:.2f}" for x in machine["load_average_before"])
     print(f"\nhost: {machine['cores']} cores, {machine['cpu_model']}, load average {load} before")
     print(f"{args.pcs} PCs, think 0, {args.seconds:g} s per run\n")
@@ -446,7 +450,8 @@ def main() -> None:
             f"- {k}: fichas / bare {verdict['ratio']:.2f}, target {verdict['target']}:"
             f" {'met' if verdict['met'] else 'MISSED'}"
         )
-    report = {"host": machine, "pairs": args.pairs, "pcs": args.pcs, "seconds": args.seconds}
+    report = {"host": machine, "pairs": args.pairs, "pcs": args.pcs, "seconds": args.seconds,
+              "baseline": str(args.baseline) if args.baseline else None}  # fmt: skip
     write_report(
         args.out,
         {**report, "runs": runs, "medians": medians, "ratios": ratios, "targets": targets},

@@ -10,9 +10,9 @@ A JSON line has ``time``, ``level``, ``logger``, ``message``, the process's ``in
 Both formatters are hand-written. The console one because the supervisor, the instances and the
 backup job must print the same columns (rich's handler wraps and pads for a terminal of its own);
 the JSON one because it is written once per request: python-json-logger, which it replaced,
-spent three times as long per access line finding and renaming fields (docs/BENCHMARKS.md), and
-encodes with msgspec.
-Records are also made without the caller's file and line, which no line shows.
+spent three times as long per access line finding and renaming fields, and the line is encoded
+by msgspec (docs/BENCHMARKS.md, issue 21). Records are made without the caller's file and line,
+which no line shows.
 """
 
 from __future__ import annotations

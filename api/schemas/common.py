@@ -50,7 +50,7 @@ NO_NUL = r"^[^\x00]*$"
 WHITESPACE = (
     "\t\n\v\f\r \x85\xa0\u1680"
     + "".join(map(chr, range(0x2000, 0x200B)))
-    + ("\u2028\u2029\u202f\u205f\u3000")
+    + "\u2028\u2029\u202f\u205f\u3000"
 )
 
 # Some character that is not whitespace, and still no NUL.
@@ -70,7 +70,7 @@ def _trim(value: str) -> str:
 
 @dataclass(frozen=True)
 class Text(GroupedMetadata):
-    """Free text of bounded length, trimmed of surrounding whitespace; required Text
+    """Free text of bounded length, trimmed of surrounding whitespace; required text
     (``min_length`` ≥ 1) may not be blank.
 
     The constraints apply to the value as sent and the trimming comes after, so that the

@@ -14,7 +14,7 @@ The demo database (``fichas migrate`` and ``fichas demo-data``) is built once; f
 and side this script runs itself under ``valgrind --tool=callgrind --instr-atstart=no`` as a
 child, on a fresh copy of it, that
 
-- builds the app: "bare", ``../shared/perf/bare_app.py`` (logging configured at info to
+- builds the app: "bare", the yardstick of docs/ARCHITECTURE.md (logging configured at info to
   /dev/null, though it logs nothing itself); "fichas", one instance as ``fichas up`` builds it
   (``load_settings()`` with ``FICHAS_INSTANCE=api-1``, the access log on at info as JSON, to
   /dev/null: each line formatted and written), with a read+write key per PC;

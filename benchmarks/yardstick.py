@@ -1,10 +1,10 @@
 """Fichas against the yardstick: the old system's workload on ``fichas up`` and on a bare app.
 
-The bare app (``../shared/perf/bare_app.py``: the old system's four endpoints in plain Starlette
-with raw SQL, no auth, validation, metrics or middleware) says what this machine can do for that
-work; Fichas' speed is stated as a ratio to it, measured side by side in one run — the only kind
-of figure that survives a shared, noisy host. Alternating A B A B … (``--pairs``), each run on a
-fresh copy of the same demo database:
+The bare app (docs/ARCHITECTURE.md, "The yardstick": the old system's four endpoints in plain
+Starlette with raw SQL, no auth, validation, metrics or middleware) says what this machine can do
+for that work; Fichas' speed is stated as a ratio to it, measured side by side in one run — the
+only kind of figure that survives a shared, noisy host. Alternating A B A B … (``--pairs``),
+each run on a fresh copy of the same demo database:
 
 - A, "bare": three Hypercorn processes of the bare app (uvloop, access log on) behind a Caddy
   with the ``reverse_proxy`` block ``fichas up`` renders (see :func:`bare_caddyfile`);

@@ -1,9 +1,14 @@
-"""Calling an ASGI app in-process, for benchmarks that count what the app alone does."""
+"""Calling an ASGI app in-process, and counting its instructions with callgrind, for benchmarks
+that measure what the app alone does."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 
@@ -56,3 +61,20 @@ class InProcess:
         if answer["status"] >= 400:
             raise RuntimeError(f"{method} {url}: {answer['status']} {answer['body'][:200]!r}")
         return json.loads(answer["body"]) if answer["body"].startswith(b"{") else None
+
+
+def counting(switch: str) -> None:
+    """Switch callgrind's count "on" or "off" in this process, run under
+    ``valgrind --tool=callgrind --instr-atstart=no``."""
+    command = ["callgrind_control", "-i", switch, str(os.getpid())]
+    subprocess.run(command, check=True, capture_output=True)  # noqa: S603
+
+
+def instructions_counted(out: Path) -> int:
+    """What callgrind counted into ``out``: one dump per thread that ran counted code, each
+    ending with its total."""
+    return sum(
+        int(match.group(1))
+        for dump in out.parent.glob(f"{out.name}*")
+        if (match := re.search(r"^totals: (\d+)", dump.read_text(), re.M))
+    )

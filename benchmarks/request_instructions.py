@@ -49,7 +49,6 @@ import json
 import logging
 import os
 import random
-import re
 import shutil
 import subprocess
 import sys
@@ -60,7 +59,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypedDict
 
 from benchmarks.core_api import ROOT, write_report
-from benchmarks.in_process import InProcess
+from benchmarks.in_process import InProcess, counting, instructions_counted
 from benchmarks.yardstick import (
     BARE_APP_DIR,
     copy_database,
@@ -207,11 +206,6 @@ def calls(requests: list[Request], tokens: list[str]) -> list[Call]:
     return built
 
 
-def counting(switch: str) -> None:
-    command = ["callgrind_control", "-i", switch, str(os.getpid())]
-    subprocess.run(command, check=True, capture_output=True)  # noqa: S603
-
-
 def child(side: str, plan_file: Path) -> None:
     """Under callgrind: count the instructions of the plan's counted requests on ``side``."""
     planned: Plan = json.loads(plan_file.read_text())
@@ -237,16 +231,6 @@ def child(side: str, plan_file: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def fresh_copy(template: Path, target: Path) -> Path:
-    """``template`` copied to ``target``, with no -wal or -shm of an earlier database beside it:
-    SQLite would take them for the copy's own, and find it malformed."""
-    for suffix in ("-wal", "-shm"):
-        stale = target.with_name(target.name + suffix)
-        if stale.exists():
-            raise RuntimeError(f"{stale} is in the way of a fresh copy")
-    return copy_database(template, target)
-
-
 def child_env() -> dict[str, str]:
     """This environment minus FICHAS_* and OTEL_*: Fichas with its defaults, untraced."""
     return {k: v for k, v in os.environ.items() if not k.startswith(("FICHAS_", "OTEL_"))}
@@ -256,7 +240,8 @@ def counted(side: str, template: Path, warm_up: list[Request], requests: list[Re
     """Millions of instructions per request of ``requests`` on ``side``."""
     with tempfile.TemporaryDirectory(prefix=f"fichas-instructions-{side}-") as directory:
         scratch = Path(directory)
-        database = fresh_copy(template, scratch / "fichas.db")  # the name fichas looks for
+        # In a new directory: no -wal of an earlier database beside it to be taken for its own.
+        database = copy_database(template, scratch / "fichas.db")  # the name fichas looks for
         plan_file = scratch / "plan.json"
         planned = Plan(database=str(database), warm_up=warm_up, counted=requests)
         plan_file.write_text(json.dumps(planned))
@@ -278,12 +263,7 @@ def counted(side: str, template: Path, warm_up: list[Request], requests: list[Re
         )
         if done.returncode != 0:
             raise RuntimeError(f"the {side} child failed ({done.returncode}):\n{done.stderr}")
-        # One dump per thread that ran counted code; each ends with its total.
-        total = sum(
-            int(match.group(1))
-            for dump in scratch.glob("callgrind.out*")
-            if (match := re.search(r"^totals: (\d+)", dump.read_text(), re.M))
-        )
+        total = instructions_counted(scratch / "callgrind.out")
     return total / len(requests) / 1e6
 
 

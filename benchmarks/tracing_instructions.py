@@ -21,13 +21,12 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.in_process import InProcess
+from benchmarks.in_process import InProcess, counting, instructions_counted
 from tests.otlp import otlp_receiver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,8 +103,7 @@ def child(config: str, sessions: int) -> None:
     def flush_and_count(switch: str) -> None:
         for provider in filter(None, providers):
             provider.force_flush()
-        command = ["callgrind_control", "-i", switch, str(os.getpid())]
-        subprocess.run(command, check=True, capture_output=True)  # noqa: S603
+        counting(switch)
 
     flush_and_count("on")
     for n in range(sessions):
@@ -125,12 +123,7 @@ def counted(config: str, sessions: int, receiver: str) -> float:
                    f"--callgrind-out-file={out}", sys.executable, "-m", __spec__.name,
                    "--child", config, "--sessions", str(sessions)]  # fmt: skip
         subprocess.run(command, env=env, cwd=ROOT, check=True, capture_output=True)  # noqa: S603
-        # One dump per thread that ran counted code; each ends with its total.
-        total = sum(
-            int(match.group(1))
-            for dump in Path(scratch).glob("callgrind.out*")
-            if (match := re.search(r"^totals: (\d+)", dump.read_text(), re.M))
-        )
+        total = instructions_counted(out)
     return total / (sessions * 10) / 1e6
 
 

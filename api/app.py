@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from api.auth.guard import Authenticator
 from api.auth.revocations import Revocations
+from api.cache.local import LocalStore
 from api.cache.responses import ResponseCache
 from api.cache.store import RedisStore, redis_breaker, redis_pool
 from api.data.idempotency_pruning import keep_pruning
@@ -159,7 +160,9 @@ def create_app(settings: Settings) -> Starlette:
         auth=Authenticator(db, settings.auth_cache_seconds, revocations, limits),
         zone=ZoneInfo(settings.timezone),
         metrics=metrics,
-        cache=ResponseCache(store, settings.cache_ttl_seconds, metrics),
+        cache=ResponseCache(
+            store or LocalStore(db, settings.cache_ttl_seconds), settings.cache_ttl_seconds, metrics
+        ),
         limits=limits,
     )
     app.state.openapi = openapi_json()

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import sqlalchemy as sa
 from redis import Redis
 from redis.exceptions import RedisError
 
 from api.auth import revocations
 from api.cache.responses import FAMILIES, generation_key
+from api.data import generations
 from api.db.engine import is_sqlite, sqlite_file, sqlite_module
 from backup import manifest, replication, sqlite, store
 from backup.archive import decompress
@@ -169,6 +171,7 @@ def _put_back(
     unpacked.unlink(missing_ok=True)  # left by an interrupted restore
     try:
         fill(unpacked)
+        _renew_generations(unpacked)
         row_counts = sqlite.row_counts(unpacked)
         revision = sqlite.schema_revision(unpacked)
         previous, unreadable = _save_previous(
@@ -180,6 +183,18 @@ def _put_back(
             part.unlink(missing_ok=True)
     cache = _forget_cached_answers(settings) if live_target else "none"
     return Restored(checked, target, previous, row_counts, revision, cache, unreadable)
+
+
+def _renew_generations(database: Path) -> None:
+    """New generations for the cached families in the database about to be put back, so that an
+    instance caching without Redis (api/cache/local.py) never takes the restored generations,
+    which it may have seen before, for the ones its entries were cached at."""
+    engine = sa.create_engine("sqlite://", creator=lambda: sqlite.connect(database))
+    try:
+        with engine.begin() as conn:
+            generations.renew(conn, map(generation_key, FAMILIES))
+    finally:
+        engine.dispose()
 
 
 def _forget_cached_answers(settings: Settings) -> str:

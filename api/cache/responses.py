@@ -1,15 +1,19 @@
 """Cache-aside for JSON reads, invalidated across instances by generation counters.
 
-Each cached family (``clientes``, ``tipos``) has a generation counter in Redis. A cached body is
-stored with the generation current when it was looked up, and only served while that is still
-the current one; a write increments the counter (before it is acknowledged), so no instance
-serves what was cached before it. A lookup reads the counter and the entry in one round trip.
+Each cached family (``clientes``, ``tipos``) has a generation counter. A cached body is stored
+with the generation current when it was looked up, and only served while that is still the
+current one; a write renews the counter (before it is acknowledged), so no instance serves what
+was cached before it. A lookup reads the counter and the entry together.
+
+Two stores hold them. With Redis (api/cache/store.py), both live there, shared by the instances,
+read in one round trip. Without it (api/cache/local.py), each instance keeps its own entries and
+the counters are rows in the database.
 
 Entries hold the response body exactly as sent: a hit is answered without touching the
-database or encoding anything. With no Redis configured, or Redis failing, requests simply go
-to the database ("bypass", counted): the cache makes reads cheaper, never less available.
-An instance that could not increment a counter after a write (Redis down) bypasses that family
-until it has, so it never serves its own stale data.
+database's tables or encoding anything. When the store fails, requests simply go to the
+database ("bypass", counted): the cache makes reads cheaper, never less available.
+An instance that could not renew a counter after a write bypasses that family until it has, so
+it never serves its own stale data.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.cache.local import LocalStore
 from api.cache.store import RedisStore
 from api.http.representation import json_response
 from observability.metrics import Metrics
@@ -29,7 +34,8 @@ FAMILIES = ("clientes", "tipos")
 
 
 class ResponseCache:
-    def __init__(self, store: RedisStore | None, ttl: int, metrics: Metrics) -> None:
+    def __init__(self, store: RedisStore | LocalStore, ttl: int, metrics: Metrics) -> None:
+        """Entries live ``ttl`` seconds in ``store`` at most."""
         self.store = store
         self.ttl = ttl
         self.metrics = metrics
@@ -39,8 +45,6 @@ class ResponseCache:
         self, request: Request, family: str, answer: Callable[[], Awaitable[Response]]
     ) -> Response:
         """The cached answer to this GET, else ``answer()`` (cached when it is a 200)."""
-        if self.store is None:
-            return await answer()
         generation_key, entry_key = _keys(family, request)
         found = None
         if await self._settled(family):
@@ -62,16 +66,13 @@ class ResponseCache:
 
     async def invalidate(self, family: str) -> None:
         """After a write to ``family``: every instance stops serving what was cached."""
-        if self.store is None:
-            return
         self._unsettled.add(family)
         await self._settled(family)
 
     async def _settled(self, family: str) -> bool:
-        """Whether this instance's writes to ``family`` have all reached Redis (trying now)."""
+        """Whether this instance's writes to ``family`` have all reached the store (trying now)."""
         if family not in self._unsettled:
             return True
-        assert self.store is not None
         pending = sorted(self._unsettled)
         if await self.store.incr(*(generation_key(f) for f in pending)):
             self._unsettled.difference_update(pending)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.responses import JSONResponse, Response
 from typing_extensions import TypedDict
 
+from api.cache.store import RedisStore
 from api.http.problems import Problem
 from api.routes.context import Call
 from api.routes.operation import Operation
@@ -47,7 +48,9 @@ async def ready(call: Call) -> Response:
             headers={"Retry-After": "1"},
         ) from exc
     store = call.services.cache.store
-    redis = "off" if store is None else "ok" if await store.ping() else "degraded"
+    if not isinstance(store, RedisStore):  # no Redis configured: the cache is in-process
+        return JSONResponse({"status": "ok", "redis": "off"})
+    redis = "ok" if await store.ping() else "degraded"
     return JSONResponse({"status": "ok", "redis": redis})
 
 

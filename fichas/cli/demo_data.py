@@ -140,7 +140,8 @@ def _pedido(
 
 
 def run(args: argparse.Namespace) -> int:
-    from api.data import bulk
+    from api.cache.responses import FAMILIES, generation_key
+    from api.data import bulk, generations
     from api.db.engine import build_engine, writing
     from api.db.migrate import ensure_current
     from fichas.settings import load_settings
@@ -168,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
                 _pedido(rng, cliente_ids, tipo_ids, now.date(), now) for _ in range(args.pedidos)
             ]
             bulk.insert_pedidos(conn, [p for p, _ in made], [e for _, e in made])
+            # Instances caching without Redis see the new rows at once (api/cache/local.py).
+            generations.renew(conn, map(generation_key, FAMILIES))
     finally:
         engine.dispose()
     print(f"loaded {len(TIPOS)} tipos, {args.clientes} clientes and {args.pedidos} pedidos")

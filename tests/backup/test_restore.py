@@ -11,7 +11,7 @@ import pytest
 from redis import Redis
 
 from api.auth import revocations
-from api.cache.responses import generation_key
+from api.cache.responses import FAMILIES, generation_key
 from backup import sqlite
 from backup.job import run_backup
 from backup.restore import restore
@@ -19,7 +19,7 @@ from fichas import owner
 from fichas.cli import main
 from fichas.settings import Settings
 from loadtest.target import redis_server
-from tests.backup.conftest import content
+from tests.backup.conftest import GENERATIONS, content
 
 
 def test_round_trip_equals_the_source(
@@ -116,6 +116,33 @@ def test_a_restore_empties_the_instances_cache(sqlite_settings: Settings, tmp_pa
         assert client.get(generation_key("tipos")) == b"1"
         assert client.get(revocations.KEY) == b"1"  # keys verified before: looked up again
         client.close()
+
+
+def test_a_restore_renews_the_generations_kept_in_the_database(sqlite_settings: Settings) -> None:
+    """Without Redis each instance caches answers at the generations found in the database
+    (api/cache/local.py): the restored database must not bring back generations one of them has
+    seen, nor none at all (read as "0", the one before any write)."""
+    database = sqlite.database_file(sqlite_settings)
+    names = [generation_key(family) for family in FAMILIES]
+    with closing(sqlite.connect(database)) as connection:  # as the instances' writes left them
+        connection.executemany("REPLACE INTO contadores VALUES (?, 7)", [(n,) for n in names])
+    taken = run_backup(sqlite_settings).taken  # a backup holding them: what an instance saw
+    assert _generations(database) == dict.fromkeys(names, 7)
+
+    restore(sqlite_settings, taken.id, to=None, force=False)
+    assert _generations(database).keys() == set(names)
+    assert 7 not in _generations(database).values()
+    with closing(sqlite.connect(database)) as connection:  # and a backup without them at all
+        connection.execute("DELETE FROM contadores WHERE nome LIKE 'fichas:generation:%'")
+    taken = run_backup(sqlite_settings).taken
+    restore(sqlite_settings, taken.id, to=None, force=False)
+    assert _generations(database).keys() == set(names)
+
+
+def _generations(database: Path) -> dict[str, int]:
+    with closing(sqlite.connect(database)) as connection:
+        rows = connection.execute("SELECT nome, valor FROM contadores").fetchall()
+    return {name: value for name, value in rows if name.startswith(GENERATIONS)}
 
 
 def _leftovers(database: Path) -> list[Path]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import ClassVar
+from typing import ClassVar, TextIO
 
 import msgspec
 from opentelemetry import trace
@@ -35,9 +35,11 @@ def console_wanted(log_format: str) -> bool:
 
 def configure_logging(level: str, instance: str, log_format: str = "json") -> None:
     """Replace any earlier configuration: lines on stdout at ``level``, as ``log_format`` says."""
+    global _json_handler
     handler = logging.StreamHandler(sys.stdout)
     formatter = ConsoleFormatter if console_wanted(log_format) else JsonFormatter
     handler.setFormatter(formatter(instance))
+    _json_handler = handler if formatter is JsonFormatter else None
     handler.addFilter(_with_trace_context)
     # What a record costs beyond its message: the caller's frame (the logging HOWTO's
     # "Optimization" names this switch), thread and process names. No line shows them.
@@ -57,11 +59,15 @@ class _CachedTime(logging.Formatter):
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         if datefmt is not None:
             return super().formatTime(record, datefmt)
-        second = int(record.created)
+        return self.clock(record.created)
+
+    def clock(self, created: float) -> str:
+        """``created`` (seconds since the epoch) as ``formatTime`` writes it."""
+        second = int(created)
         if second != self._second:
             self._until_second = time.strftime("%Y-%m-%d %H:%M:%S", self.converter(second))
             self._second = second
-        return f"{self._until_second},{int(record.msecs):03d}"
+        return f"{self._until_second},{int((created - second) * 1000):03d}"
 
 
 # What every record has; anything else on a record came in ``extra`` and goes in the line.
@@ -77,19 +83,58 @@ class JsonFormatter(_CachedTime):
         self.instance = instance
 
     def format(self, record: logging.LogRecord) -> str:
-        line = {
-            "time": self.formatTime(record),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "instance": self.instance,
-        }
+        line = self.start(record.created, record.levelname, record.name, record.getMessage())
         line.update((k, v) for k, v in record.__dict__.items() if k not in _STANDARD)
         if record.exc_info:
             line["exc_info"] = self.formatException(record.exc_info)
         if record.stack_info:
             line["stack_info"] = self.formatStack(record.stack_info)
         return _encode(line).decode()
+
+    def start(self, created: float, level: str, logger: str, message: str) -> dict[str, object]:
+        """What every line begins with."""
+        return {
+            "time": self.clock(created),
+            "level": level,
+            "logger": logger,
+            "message": message,
+            "instance": self.instance,
+        }
+
+
+# The JSON handler configure_logging installed: while it is the root's only one, the access log
+# writes to it directly (``access``).
+_json_handler: logging.StreamHandler[TextIO] | None = None
+
+
+def access(level: int, message: str, fields: dict[str, object]) -> None:
+    """One access-log line, at ``level`` (the caller has checked that ACCESS logs it).
+
+    Written once per request: with JSON lines on stdout as configure_logging set them up, the
+    line is encoded and written straight to that handler's stream, the same bytes a record
+    would give, without making and passing a LogRecord through the logger's and handler's
+    machinery (which measured as much again as encoding the line; docs/BENCHMARKS.md, issue
+    21). Any other configuration — console lines, a handler added (pytest's caplog), a filter
+    on the access logger — gets a record as usual."""
+    handler = _json_handler
+    root = logging.root.handlers
+    if handler is None or len(root) != 1 or root[0] is not handler or ACCESS.filters:
+        ACCESS.log(level, message, extra=fields)
+        return
+    formatter = handler.formatter
+    assert isinstance(formatter, JsonFormatter)
+    line = formatter.start(time.time(), logging.getLevelName(level), ACCESS.name, message)
+    line.update(fields)
+    line.update(_trace_fields())
+    text = _encode(line).decode() + handler.terminator
+    handler.acquire()
+    try:
+        handler.stream.write(text)
+        handler.stream.flush()
+    except Exception:  # a closed or full stream: logging reports it its own way
+        ACCESS.log(level, message, extra=fields)
+    finally:
+        handler.release()
 
 
 def _as_text(value: object) -> str:
@@ -136,8 +181,15 @@ class ConsoleFormatter(_CachedTime):
 def _with_trace_context(record: logging.LogRecord) -> bool:
     """Add the current span's ``trace_id`` and ``span_id`` (when tracing is on), so a log line
     leads to its trace and back."""
-    context = trace.get_current_span().get_span_context()
-    if context.is_valid:
-        record.trace_id = format(context.trace_id, "032x")
-        record.span_id = format(context.span_id, "016x")
+    record.__dict__.update(_trace_fields())
     return True
+
+
+def _trace_fields() -> dict[str, str]:
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return {}
+    return {
+        "trace_id": format(context.trace_id, "032x"),
+        "span_id": format(context.span_id, "016x"),
+    }

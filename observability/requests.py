@@ -15,7 +15,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from observability.logs import ACCESS
+from observability.logs import ACCESS, access
 from observability.metrics import Metrics
 from observability.tracing import RequestSpans
 
@@ -73,13 +73,10 @@ class ObservedRequestsMiddleware:
                         duration.observe(seconds, exemplar)
                 level = logging.DEBUG if _internal_probe(scope) else logging.INFO
                 if ACCESS.isEnabledFor(level):
-                    ACCESS.log(
+                    access(
                         level,
-                        "%s %s %d",
-                        method,
-                        template,
-                        status,
-                        extra={
+                        f"{method} {template} {status}",
+                        {
                             "request_id": scope.get("fichas.request_id"),
                             "method": scope["method"],
                             "route": template,

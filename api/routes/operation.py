@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from api.auth.guard import client_address
 from api.cache.responses import FAMILIES
@@ -92,11 +93,19 @@ def build_routes(operations: list[Operation]) -> list[Route]:
     for path, by_method in by_path.items():
         if "GET" in by_method:
             by_method["HEAD"] = by_method["GET"]
-
-        async def endpoint(
-            request: Request, by_method: dict[str, Operation] = by_method
-        ) -> Response:
-            return await by_method[request.method](request)
-
-        routes.append(Route(path, endpoint, methods=list(by_method)))
+        routes.append(Route(path, _PathEndpoint(by_method), methods=list(by_method)))
     return routes
+
+
+class _PathEndpoint:
+    """The operations of one path, as a plain ASGI app. Not a function: Starlette would wrap one
+    in ``request_response``, whose own exception layer repeats the app's (the app's catches
+    whatever an operation raises, through the same handlers) at a cost on every request."""
+
+    def __init__(self, by_method: dict[str, Operation]) -> None:
+        self.by_method = by_method
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        response = await self.by_method[request.method](request)
+        await response(scope, receive, send)

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from loadtest import k6, report
 from loadtest.attacker import Tally, attacking
 from loadtest.target import Target, own_cluster, redis_server, temporary_keys
@@ -41,6 +43,7 @@ class Plan:
     admin_key: str | None = None
     instances: int = 3
     redis: bool = False  # own cluster: with a Redis of its own (chaos then stops it too)
+    database_url: str | None = None  # own cluster: on this database, not a fresh SQLite file
 
 
 def run(plan: Plan) -> int:
@@ -65,12 +68,21 @@ def _target(plan: Plan) -> Iterator[Target]:
         redis = None
         if plan.redis:
             redis = stack.enter_context(redis_server(Path(data_dir)))
+        where = "" if plan.database_url is None else f" in {_without_password(plan.database_url)}"
         with_redis = f", Redis on {redis.url}" if redis else ""
-        print(f"starting {plan.instances} instances on demo data{with_redis} ...", flush=True)
+        print(
+            f"starting {plan.instances} instances on demo data{where}{with_redis} ...", flush=True
+        )
         log = plan.results / "cluster.log"
-        target = stack.enter_context(own_cluster(Path(data_dir), plan.instances, log, redis))
+        target = stack.enter_context(
+            own_cluster(Path(data_dir), plan.instances, log, redis, plan.database_url)
+        )
         print(f"cluster up on {target.url}", flush=True)
         yield target
+
+
+def _without_password(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _steady(plan: Plan, target: Target, tokens: list[str]) -> int:

@@ -97,16 +97,21 @@ def own_cluster(
     instances: int,
     log_path: Path,
     redis: RedisServer | None = None,
+    database_url: str | None = None,
     up_options: Sequence[str] = (),
     fichas: Sequence[str] = FICHAS,
 ) -> Iterator[Target]:
-    """``fichas up`` (with ``up_options``) on a fresh SQLite database of demo data (500 clientes,
-    3,000 pedidos), on free loopback ports, with ``redis`` as its cache if given; stopped by PID
+    """``fichas up`` (with ``up_options``) on demo data (500 clientes, 3,000 pedidos) — in a fresh
+    SQLite file, or in the database ``database_url`` names (migrated, and loaded unless it was
+    already) — on free loopback ports, with ``redis`` as its cache if given; stopped by PID
     (SIGTERM, then SIGKILL) when the block ends. The commands run in ``data_dir``, so that only
-    the installation ``fichas`` names is on their path, never a checkout they were started from."""
+    the installation ``fichas`` names is on their path, never a checkout they were started from.
+    Neither a database nor a Redis of the caller's environment is used unless passed here."""
     env = {"FICHAS_LOG_LEVEL": "warning", **os.environ, "FICHAS_DATA_DIR": str(data_dir)}
     env.pop("FICHAS_DATABASE_URL", None)
     env.pop("FICHAS_REDIS_URL", None)
+    if database_url is not None:
+        env["FICHAS_DATABASE_URL"] = database_url
     if redis is not None:
         env["FICHAS_REDIS_URL"] = redis.url
     data_dir.mkdir(parents=True, exist_ok=True)

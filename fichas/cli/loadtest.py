@@ -44,6 +44,11 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="own cluster: with a redis-server of its own (chaos then kills and restarts it)",
     )
     parser.add_argument(
+        "--database-url",
+        help="own cluster: on this database (PostgreSQL; migrated, and loaded with demo data "
+        "unless it holds them; the run adds pedidos) instead of a fresh SQLite file",
+    )
+    parser.add_argument(
         "--slo-success", type=float, help="%% answered right (default 99.9; chaos, hostile 100)"
     )
     parser.add_argument("--slo-p95", default="100ms", help="p95 latency bound (default 100ms)")
@@ -89,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
             admin_key=_admin_key(args, load_settings().data_dir) if args.target else None,
             instances=_positive(args.instances, "--instances"),
             redis=args.redis,
+            database_url=args.database_url,
         )
     except (ValueError, OSError) as exc:
         print(f"fichas: {exc}", file=sys.stderr)

@@ -17,8 +17,11 @@ from typing import Any
 
 import httpx2
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from loadtest.target import Target, own_cluster
+from tests.support import throwaway_postgres
 
 ENDPOINTS = {
     "GET /clientes?q=",
@@ -151,3 +154,24 @@ def test_chaos_kills_an_instance_and_redis_and_every_request_is_still_answered(
     seconds = [e["second"] for e in summary["events"]]
     assert seconds == sorted(seconds)
     assert 2 < seconds[0] < seconds[-1] < 18  # while the load ran
+
+
+def test_its_own_cluster_runs_on_postgresql_and_redis_when_asked(tmp_path: Path) -> None:
+    with throwaway_postgres("fichas_loadtest_own") as url:
+        run = ["--database-url", url, "--redis", "--pcs", "4", "--duration", "5s"]
+        done = _loadtest(tmp_path, *run, timeout=240)
+        assert done.returncode == 0, done.stdout + done.stderr
+        shown = make_url(url).render_as_string(hide_password=True)
+        assert f"instances on demo data in {shown}, Redis on redis://" in done.stdout
+        summary = _summary(tmp_path)
+        assert summary["total"]["success_pct"] == 100.0
+        opened = summary["endpoints"]["POST /pedidos"]["requests"]
+        engine = create_engine(url)
+        try:
+            with engine.connect() as conn:
+                pedidos = conn.execute(text("SELECT count(*) FROM pedidos")).scalar_one()
+        finally:
+            engine.dispose()
+        # The demo data and what the run opened, all there; plus, at most, one pedido per PC
+        # whose POST k6 cut off, unrecorded, at the end of the run.
+        assert 3000 + opened <= pedidos <= 3000 + opened + 4

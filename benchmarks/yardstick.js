@@ -43,8 +43,13 @@ export const options = {
     },
   },
   // Always met: a threshold is what makes k6 put a tag's figures in its summary, and the report
-  // says which endpoint failed.
-  thresholds: Object.fromEntries(MIX.map((e) => [`http_req_failed{name:${e.name}}`, ['rate>=0']])),
+  // says which endpoint failed, and each endpoint's latency.
+  thresholds: Object.fromEntries(
+    MIX.flatMap((e) => [
+      [`http_req_failed{name:${e.name}}`, ['rate>=0']],
+      [`http_req_duration{name:${e.name}}`, ['med>=0']],
+    ]),
+  ),
   summaryTrendStats: ['med', 'p(99)'],
   // Received and counted, not kept: k6 shares the two cores with the system it measures.
   discardResponseBodies: true,

@@ -289,6 +289,16 @@ def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(after[pid] - before[pid] for pid in before if pid in after)
 
 
+def by_endpoint(metrics: dict[str, Any], metric: str, value: str, scale: float) -> dict[str, float]:
+    """``metric``'s ``value`` (times ``scale``) for each endpoint, from k6's tagged figures."""
+    prefix = f"{metric}{{name:"
+    return {
+        name.removeprefix(prefix).removesuffix("}"): round(scale * figures["values"][value], 2)
+        for name, figures in metrics.items()
+        if name.startswith(prefix)
+    }
+
+
 def measure(
     system: System, ids: dict[str, list[int]], args: argparse.Namespace, scratch: Path
 ) -> dict[str, Any]:
@@ -303,20 +313,14 @@ def measure(
     cpu_after, busy_after = {g: cpu_by_pid(p) for g, p in pids.items()}, machine_busy()
     requests = metrics["http_reqs"]["values"]["count"]
     duration = metrics["http_req_duration"]["values"]
-    by_endpoint = {
-        name.removeprefix("http_req_failed{name:").removesuffix("}"): round(
-            100 * metric["values"]["rate"], 2
-        )
-        for name, metric in metrics.items()
-        if name.startswith("http_req_failed{name:")
-    }
     return {
         "requests": requests,
         "req_per_s": round(metrics["http_reqs"]["values"]["rate"], 1),
         "p50_ms": round(duration["med"], 1),
         "p99_ms": round(duration["p(99)"], 1),
         "failed_pct": round(100 * metrics["http_req_failed"]["values"]["rate"], 2),
-        "failed_pct_by_endpoint": by_endpoint,
+        "failed_pct_by_endpoint": by_endpoint(metrics, "http_req_failed", "rate", 100),
+        "p99_ms_by_endpoint": by_endpoint(metrics, "http_req_duration", "p(99)", 1),
         **{
             f"{group}_cpu_ms_per_request": round(
                 1000 * cpu_used(cpu_before[group], cpu_after[group]) / max(requests, 1), 3
@@ -445,6 +449,12 @@ def main() -> None:
     print(f"\nhost: {machine['cores']} cores, {machine['cpu_model']}, load average {load} before")
     print(f"{args.pcs} PCs, think 0, {args.seconds:g} s per run\n")
     print(markdown(medians, ratios, args.pairs) + "\n")
+    print(f"p99 ms by endpoint, median of {args.pairs}:")
+    for side in sides:
+        ours = [r["p99_ms_by_endpoint"] for r in runs if r["side"] == side]
+        cells = ", ".join(f"{n} {statistics.median(r[n] for r in ours):.1f}" for n in ours[0])
+        print(f"- {side}: {cells}")
+    print()
     for k, verdict in targets.items():
         print(
             f"- {k}: fichas / bare {verdict['ratio']:.2f}, target {verdict['target']}:"

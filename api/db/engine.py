@@ -88,7 +88,8 @@ def threads(settings: Settings) -> tuple[int, int]:
 
 def build_engine(settings: Settings) -> Engine:
     url = settings.resolved_database_url
-    pool_size = sum(threads(settings)) + 1  # +1: the event loop's own reading connection
+    # + the event loop's own connections: one reading, and on SQLite one writing.
+    pool_size = sum(threads(settings)) + 2
     if is_sqlite(settings):
         return _sqlite_engine(url, settings, pool_size)
     return create_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)

@@ -17,26 +17,48 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
 
 class WriteLock:
-    """Held around each write transaction by the one writer thread of a process.
+    """Held around each write transaction, by the writer thread or by the event loop.
 
-    ``flock`` belongs to the open file, so threads sharing this object would not exclude each
-    other: it orders processes, and a process's own writes are already ordered by its single
-    writer thread."""
+    ``flock`` belongs to the open file, so threads sharing the file would not exclude each
+    other: a thread lock orders this process's writers (its writer thread, and the loop when it
+    writes itself, api/db/gateway.py), and ``flock`` orders the processes."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._in_process = threading.Lock()
 
     def __enter__(self) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        self._in_process.acquire()
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._in_process.release()
+            raise
+
+    def try_acquire(self) -> bool:
+        """Take the lock if nobody holds it, here or in another process; never wait. Whoever
+        got it lets go with ``__exit__``."""
+        if not self._in_process.acquire(blocking=False):
+            return False
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._in_process.release()
+            return False
+        return True
 
     def __exit__(self, *exc_info: Any) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._in_process.release()
 
     def close(self) -> None:
         os.close(self._fd)

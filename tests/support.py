@@ -58,6 +58,16 @@ def throwaway_postgres(name: str) -> Iterator[str]:
         admin.dispose()
 
 
+def row_count(database_url: str, table: str) -> int:
+    """How many rows ``table`` holds in the database at ``database_url``."""
+    engine = build_engine(Settings(database_url=database_url))
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(f'SELECT count(*) FROM "{table}"')).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def migrated_engine(settings: Settings) -> Engine:
     engine = build_engine(settings)
     migrate.upgrade(engine)

@@ -13,13 +13,13 @@ import pytest
 from sqlalchemy import text
 
 from api.db import migrate
-from api.db.engine import build_engine, writing
+from api.db.engine import writing
 from backup import manifest
 from backup.postgres import libpq_target
 from fichas.cli import main
 from fichas.settings import Settings, load_settings
 from tests.conftest import require_postgres
-from tests.support import make_token, migrated_engine, throwaway_postgres
+from tests.support import make_token, migrated_engine, row_count, throwaway_postgres
 
 
 @pytest.fixture
@@ -67,13 +67,7 @@ def test_pg_dump_backup_with_manifest_verified_and_restorable(
             env=env, capture_output=True, text=True, check=False,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
-        engine = build_engine(restored)
-        try:
-            with engine.connect() as conn:
-                count = conn.execute(text("SELECT count(*) FROM clientes")).scalar_one()
-        finally:
-            engine.dispose()
-        assert count == 250
+        assert row_count(url, "clientes") == 250
 
     # restore itself leaves PostgreSQL to pg_restore, and says how.
     assert main(["restore", taken.id]) == 1

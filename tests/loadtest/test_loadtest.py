@@ -17,11 +17,10 @@ from typing import Any
 
 import httpx2
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from loadtest.target import Target, own_cluster
-from tests.support import throwaway_postgres
+from tests.support import row_count, throwaway_postgres
 
 ENDPOINTS = {
     "GET /clientes?q=",
@@ -166,12 +165,7 @@ def test_its_own_cluster_runs_on_postgresql_and_redis_when_asked(tmp_path: Path)
         summary = _summary(tmp_path)
         assert summary["total"]["success_pct"] == 100.0
         opened = summary["endpoints"]["POST /pedidos"]["requests"]
-        engine = create_engine(url)
-        try:
-            with engine.connect() as conn:
-                pedidos = conn.execute(text("SELECT count(*) FROM pedidos")).scalar_one()
-        finally:
-            engine.dispose()
+        pedidos = row_count(url, "pedidos")
         # The demo data and what the run opened, all there; plus, at most, one pedido per PC
         # whose POST k6 cut off, unrecorded, at the end of the run.
         assert 3000 + opened <= pedidos <= 3000 + opened + 4

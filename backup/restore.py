@@ -26,7 +26,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from api.auth import revocations
-from api.cache.responses import FAMILIES, generation_key
+from api.cache.responses import GENERATION_KEYS
 from api.data import generations
 from api.db.engine import is_sqlite, sqlite_file, sqlite_module
 from backup import manifest, replication, sqlite, store
@@ -192,7 +192,7 @@ def _renew_generations(database: Path) -> None:
     engine = sa.create_engine("sqlite://", creator=lambda: sqlite.connect(database))
     try:
         with engine.begin() as conn:
-            generations.renew(conn, map(generation_key, FAMILIES))
+            generations.renew(conn, GENERATION_KEYS)
     finally:
         engine.dispose()
 
@@ -206,7 +206,7 @@ def _forget_cached_answers(settings: Settings) -> str:
         return "none"
     try:
         with Redis.from_url(settings.redis_url, socket_timeout=5) as client:
-            for key in (*map(generation_key, FAMILIES), revocations.KEY):
+            for key in (*GENERATION_KEYS, revocations.KEY):
                 client.incr(key)
     except RedisError as exc:
         return f"NOT emptied ({exc}): cached answers may be stale for up to the cache TTL"

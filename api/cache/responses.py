@@ -88,6 +88,10 @@ def generation_key(family: str) -> str:
     return f"fichas:generation:{family}"
 
 
+# Every cached family's counter: what a restore or a bulk load renews.
+GENERATION_KEYS = tuple(map(generation_key, FAMILIES))
+
+
 def _keys(family: str, request: Request) -> tuple[str, str]:
     """The family's generation counter, and this request's entry (path and sorted query)."""
     query = "&".join(sorted(request.url.query.split("&"))) if request.url.query else ""

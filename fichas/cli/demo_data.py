@@ -140,7 +140,7 @@ def _pedido(
 
 
 def run(args: argparse.Namespace) -> int:
-    from api.cache.responses import FAMILIES, generation_key
+    from api.cache.responses import GENERATION_KEYS
     from api.data import bulk, generations
     from api.db.engine import build_engine, writing
     from api.db.migrate import ensure_current
@@ -170,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
             ]
             bulk.insert_pedidos(conn, [p for p, _ in made], [e for _, e in made])
             # Instances caching without Redis see the new rows at once (api/cache/local.py).
-            generations.renew(conn, map(generation_key, FAMILIES))
+            generations.renew(conn, GENERATION_KEYS)
     finally:
         engine.dispose()
     print(f"loaded {len(TIPOS)} tipos, {args.clientes} clientes and {args.pedidos} pedidos")

@@ -11,7 +11,7 @@ import pytest
 from redis import Redis
 
 from api.auth import revocations
-from api.cache.responses import FAMILIES, generation_key
+from api.cache.responses import GENERATION_KEYS, generation_key
 from backup import sqlite
 from backup.job import run_backup
 from backup.restore import restore
@@ -123,7 +123,7 @@ def test_a_restore_renews_the_generations_kept_in_the_database(sqlite_settings: 
     (api/cache/local.py): the restored database must not bring back generations one of them has
     seen, nor none at all (read as "0", the one before any write)."""
     database = sqlite.database_file(sqlite_settings)
-    names = [generation_key(family) for family in FAMILIES]
+    names = list(GENERATION_KEYS)
     with closing(sqlite.connect(database)) as connection:  # as the instances' writes left them
         connection.executemany("REPLACE INTO contadores VALUES (?, 7)", [(n,) for n in names])
     taken = run_backup(sqlite_settings).taken  # a backup holding them: what an instance saw

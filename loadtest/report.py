@@ -4,6 +4,7 @@ two can be compared line by line), ``summary.json`` and a PNG chart."""
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from math import isfinite, isnan, nan
@@ -43,7 +44,23 @@ def run_figures(run: Run) -> dict[str, Any]:
         "broken_thresholds": run.broken_thresholds,
         "total": {**_figures(samples.total), "req_per_s": samples.rate(run.load.seconds)},
         "endpoints": {name: _figures(tally) for name, tally in sorted(samples.by_endpoint.items())},
+        "wrong": _wrong_answers(samples),
     }
+
+
+def _wrong_answers(samples: Samples) -> list[dict[str, Any]]:
+    """The requests answered wrong, by endpoint and why, each group with when its first came
+    (seconds on the chart's clock, as the chaos events are): the commonest first, then the
+    earliest."""
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for wrong in samples.wrong:
+        groups[wrong.endpoint, wrong.why].append(wrong.ms)
+    start = min(samples.by_second, default=0) * 1000
+    listed = [
+        {"endpoint": endpoint, "why": why, "count": len(ms), "first_s": (min(ms) - start) / 1000}
+        for (endpoint, why), ms in groups.items()
+    ]
+    return sorted(listed, key=lambda group: (-group["count"], group["first_s"]))
 
 
 def table(figures: dict[str, Any]) -> str:
@@ -70,6 +87,11 @@ def table(figures: dict[str, Any]) -> str:
         + (f" at full load, after {ramp:g} s in which the PCs arrived" if ramp else "")
         + f" ({figures['seconds_in_all']:.1f} s in all, with the sessions it cut finishing)"
     )
+    lines += [
+        f"answered wrong: {wrong['endpoint']}: {wrong['count']:,} × {wrong['why']}, "
+        f"first at {wrong['first_s']:.1f} s"
+        for wrong in figures["wrong"]
+    ]
     return "\n".join(lines)
 
 

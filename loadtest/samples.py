@@ -50,10 +50,20 @@ class Tally:
         self.wrong += other.wrong
 
 
+@dataclass(frozen=True)
+class Wrong:
+    """A request answered wrong: when (ms), which endpoint, and why, from the script's tags."""
+
+    ms: int
+    endpoint: str
+    why: str
+
+
 @dataclass
 class Samples:
     by_endpoint: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))  # full load
     by_second: dict[int, Tally] = field(default_factory=lambda: defaultdict(Tally))  # all phases
+    wrong: list[Wrong] = field(default_factory=list)
 
     @property
     def total(self) -> Tally:
@@ -112,6 +122,7 @@ class Samples:
             return
         columns = ("metric_name", "timestamp", "metric_value", "name", "group", "extra_tags")
         metric, stamp, value, name, group, tags = (header.index(column) for column in columns)
+        status, error_code = header.index("status"), header.index("error_code")
         current: int | None = None
         for line in rows:
             # The other metrics (a dozen per request) are skipped before any CSV parsing.
@@ -138,3 +149,14 @@ class Samples:
                 for tally in (self.by_endpoint[row[name]], self.by_second[second]):
                     tally.answered += right
                     tally.wrong += not right
+                if not right:
+                    why = _why(row[tags], row[status], row[error_code])
+                    self.wrong.append(Wrong(ms, row[name], why))
+
+
+def _why(tags: str, status: str, error_code: str) -> str:
+    """'status 502', 'status 0 (k6 error 1211)' or 'status 200, body wrong', from the tags the
+    script puts on a wrong answer: the first check it failed, its status, k6's error code."""
+    check = dict(tag.partition("=")[::2] for tag in tags.split("&")).get("wrong", "status")
+    error = f" (k6 error {error_code})" if error_code else ""
+    return f"status {status}{error}" + ("" if check == "status" else f", {check} wrong")

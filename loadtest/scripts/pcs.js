@@ -118,14 +118,25 @@ function call(name, method, path, { body = null, key = null, status = 200, shape
     response = http.request(method, `${BASE}${path}`, payload, params);
   }
   const html = shape === 'html';
-  const ok = check(response, {
+  const checks = {
     status: (r) => r.status === status,
     'content type': (r) => String(r.headers['Content-Type']).startsWith(
       html ? 'text/html' : 'application/json'),
     body: (r) => (html ? r.body.includes('<html') : shape(json(r))),
-  }, { name });
-  answered.add(ok, { name });
+  };
+  const ok = check(response, checks, { name });
+  answered.add(ok, ok ? { name } : { name, ...why(response, checks) });
   return ok ? json(response) : null;
+}
+
+// What a wrong answer was, for the report: the first check it failed, its status and k6's error
+// code (e.g. 1211, connection reset), so a failed run says what went wrong without a rerun.
+function why(response, checks) {
+  return {
+    wrong: Object.keys(checks).find((label) => !checks[label](response)),
+    status: String(response.status),
+    error_code: String(response.error_code || ''),
+  };
 }
 
 const isPage = (b) => b !== null && Array.isArray(b.items) && 'next_cursor' in b;

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from loadtest.samples import Samples, Tally
+from loadtest.k6 import Load, Run
+from loadtest.report import run_figures, table
+from loadtest.samples import Samples, Tally, Wrong
 
 HEADER = (
     "metric_name,timestamp,metric_value,check,error,error_code,expected_response,group,method,"
@@ -13,9 +15,16 @@ HEADER = (
 
 
 def _row(
-    metric: str, ms: int, value: float, name: str, group: str = "", tags: str = "phase=full"
+    metric: str,
+    ms: int,
+    value: float,
+    name: str,
+    group: str = "",
+    tags: str = "phase=full",
+    status: int = 200,
+    error_code: str = "",
 ) -> str:
-    return f"{metric},{ms},{value:f},,,,,{group},GET,{name},,pcs,,200,,,,{tags},"
+    return f"{metric},{ms},{value:f},,,{error_code},,{group},GET,{name},,pcs,,{status},,,,{tags},"
 
 
 def test_durations_and_verdicts_are_tallied_by_endpoint_and_second() -> None:
@@ -119,3 +128,31 @@ def test_only_the_seconds_the_run_lasted_all_through_are_full(
         lambda second, tally: None,
     )
     assert samples.full_seconds == full
+
+
+def test_a_wrong_answer_says_why_and_the_report_lists_them_by_endpoint_and_why() -> None:
+    wrong = "phase=full&wrong="
+    lines = [
+        HEADER,
+        _row("fichas_answered", 1_000_100, 1, "GET /clientes"),
+        _row("fichas_answered", 1_002_300, 0, "GET /clientes", tags=wrong + "status", status=0,
+             error_code="1211"),
+        _row("fichas_answered", 1_003_000, 0, "GET /clientes", tags=wrong + "status", status=0,
+             error_code="1211"),
+        _row("fichas_answered", 1_004_700, 0, "POST /pedidos", tags=wrong + "status", status=502),
+        _row("fichas_answered", 1_005_000, 0, "GET /clientes", tags=wrong + "body"),
+    ]  # fmt: skip
+    samples = Samples()
+    samples.read(lines, lambda second, tally: None)
+    assert samples.wrong[0] == Wrong(1_002_300, "GET /clientes", "status 0 (k6 error 1211)")
+    assert [w.why for w in samples.wrong[2:]] == ["status 502", "status 200, body wrong"]
+
+    figures = run_figures(Run(Load("http://x", [], pcs=2, seconds=5, think=0), 1, samples))
+    assert figures["wrong"][0] == {
+        "endpoint": "GET /clientes", "why": "status 0 (k6 error 1211)", "count": 2, "first_s": 2.3
+    }  # fmt: skip
+    assert table(figures).splitlines()[-3:] == [
+        "answered wrong: GET /clientes: 2 × status 0 (k6 error 1211), first at 2.3 s",
+        "answered wrong: POST /pedidos: 1 × status 502, first at 4.7 s",
+        "answered wrong: GET /clientes: 1 × status 200, body wrong, first at 5.0 s",
+    ]

@@ -56,6 +56,12 @@ class ProxyConfig:
     host_name: str = field(default_factory=socket.gethostname)
     # Caddy's log lines as its console encoder writes them (for a person at a terminal), or JSON.
     console_logs: bool = False
+    # The instances are on other hosts (a front host): readiness checks, dial and response
+    # timeouts, retries of safe requests answered 503 (Caddyfile.j2 says why).
+    remote_upstreams: bool = False
+    # How long an instance may take to answer before it answers 504 itself (its request
+    # timeout), plus a second: past it, a remote instance is taken as gone silent.
+    response_timeout_seconds: float = 11.0
 
     def render(self) -> str:
         environment = Environment(
@@ -96,6 +102,8 @@ class ProxyConfig:
             metrics_listen=self.metrics_listen,
             debug_headers=self.debug_headers,
             log_format="console" if self.console_logs else "json",
+            remote_upstreams=self.remote_upstreams,
+            response_timeout_seconds=f"{self.response_timeout_seconds:g}",
         )
 
 

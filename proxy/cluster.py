@@ -1,4 +1,5 @@
-"""The cluster ``fichas up`` runs, built from Settings: N instances, Caddy, their supervisor."""
+"""The cluster ``fichas up`` runs, built from Settings: N instances, Caddy, their supervisor —
+on one host, or one side of it on each host of several (``--role app``, ``--role front``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from observability.logs import console_wanted
 from observability.tracing import tracing_configured
 from proxy.caddy import ProxyConfig, Tls, caddy_binary, public_url, write_config
 from proxy.supervisor import Child, ScrapeTarget, Supervisor
+from proxy.upstreams import UpstreamsWatcher, read_upstreams
 
 
 def listen_problem(listen: str, option: str = "--listen") -> str | None:
@@ -50,32 +52,70 @@ def build_cluster(
     tls: Tls,
     companions: Sequence[Child] = (),
 ) -> Supervisor:
-    """``companions``: processes watching the cluster, run beside it (proxy/monitoring.py);
+    """One host: N instances on loopback, Caddy in front of them on ``listen``, backups.
+    ``companions``: processes watching the cluster, run beside it (proxy/monitoring.py);
     Litestream joins them when the database is a SQLite file (backup/replication.py)."""
-    ports = [free_port() for _ in range(instances)]
+    addresses = [("127.0.0.1", free_port()) for _ in range(instances)]
+    upstreams = [f"{host}:{port}" for host, port in addresses]
+    proxy, _ = _proxy(settings, listen, tls, upstreams, remote=False)
+    return _supervisor(settings, _instances(addresses, public=False), proxy, companions, True)
+
+
+def build_app_host(settings: Settings, *, instances: int, listen: str, backups: bool) -> Supervisor:
+    """An app host of several: N instances on ``listen``'s address, from its port on, for a
+    front host's proxy to reach; no proxy here. Backups only on the one host told to."""
+    host, port = host_and_port(listen)
+    addresses = [(host, port + n) for n in range(instances)]
+    return _supervisor(settings, _instances(addresses, public=True), None, (), backups)
+
+
+def build_front_host(
+    settings: Settings, *, listen: str, tls: Tls, upstreams_file: Path
+) -> Supervisor:
+    """A front host of several: Caddy on ``listen`` in front of the instances the upstreams
+    file lists (on app hosts), reloaded when the file changes; no instance, no database."""
+    upstreams = read_upstreams(upstreams_file)
+    proxy, config = _proxy(settings, listen, tls, upstreams, remote=True)
+    watcher = UpstreamsWatcher(upstreams_file, config, settings.cluster_dir / "Caddyfile")
+    return Supervisor(
+        [], proxy, settings.status_file, metrics_port=free_port(), background=[watcher.run]
+    )
+
+
+def _instances(addresses: list[tuple[str, int]], *, public: bool) -> list[Child]:
+    """An instance per address. ``public``: reached from other hosts (an app host's), so its
+    address is one to show; else only the proxy beside it uses it."""
+    return [
+        Child(
+            name=f"api-{n}",
+            argv=[sys.executable, "-m", "fichas.cli", "serve", "--behind-proxy"],
+            env={**os.environ, "FICHAS_LISTEN": f"{host}:{port}", "FICHAS_INSTANCE": f"api-{n}"},
+            health_url=f"http://{host}:{port}/health",
+            scrape=ScrapeTarget("fichas-api", f"{host}:{port}"),
+            url=f"http://{host}:{port}" if public else None,
+        )
+        for n, (host, port) in enumerate(addresses, start=1)
+    ]
+
+
+def _proxy(
+    settings: Settings, listen: str, tls: Tls, upstreams: list[str], *, remote: bool
+) -> tuple[Child, ProxyConfig]:
     admin = f"127.0.0.1:{free_port()}"
     directory = settings.cluster_dir
     config = ProxyConfig(
         listen=listen,
-        upstreams=[f"127.0.0.1:{port}" for port in ports],
+        upstreams=upstreams,
         admin=admin,
         max_body_bytes=settings.max_body_bytes,
         tls=tls,
         tracing=tracing_configured(),
         debug_headers=settings.debug_headers,
         console_logs=console_wanted(settings.log_format),
+        remote_upstreams=remote,
+        response_timeout_seconds=settings.request_timeout_seconds + 1,
     )
     caddyfile = write_config(config, directory / "Caddyfile")
-    children = [
-        Child(
-            name=f"api-{n}",
-            argv=[sys.executable, "-m", "fichas.cli", "serve", "--behind-proxy"],
-            env={**os.environ, "FICHAS_LISTEN": f"127.0.0.1:{port}", "FICHAS_INSTANCE": f"api-{n}"},
-            health_url=f"http://127.0.0.1:{port}/health",
-            scrape=ScrapeTarget("fichas-api", f"127.0.0.1:{port}"),
-        )
-        for n, port in enumerate(ports, start=1)
-    ]
     # Caddy keeps its state (the internal CA, certificates) under the data dir, not in $HOME.
     caddy_env = {
         # Caddy's exporter speaks gRPC unless told otherwise; the API's, and so the endpoint
@@ -94,18 +134,31 @@ def build_cluster(
         scrape=ScrapeTarget("caddy", admin),
         url=public_url(listen, tls),
     )
+    return proxy, config
+
+
+def _supervisor(
+    settings: Settings,
+    instances: list[Child],
+    proxy: Child | None,
+    companions: Sequence[Child],
+    backups: bool,
+) -> Supervisor:
+    """The supervisor of instances (and their proxy, on one host), with the database's
+    companions: Litestream on SQLite; backups when ``backups``."""
     if replication.replicating(settings):
-        companions = [_litestream(settings, directory), *companions]
-    backups = BackupScheduler(settings)
+        companions = [_litestream(settings, settings.cluster_dir), *companions]
+    scheduler = BackupScheduler(settings) if backups else None
     supervisor = Supervisor(
-        children,
+        instances,
         proxy,
         settings.status_file,
         metrics_port=free_port(),
-        background=[backups.run],
+        background=[scheduler.run] if scheduler else [],
         companions=companions,
     )
-    supervisor.registry.register(BackupMetrics(settings, lambda: backups.failures))
+    if scheduler is not None:
+        supervisor.registry.register(BackupMetrics(settings, lambda: scheduler.failures))
     if replication.replicating(settings):
         supervisor.registry.register(ReplicationMetrics(settings))
     return supervisor

@@ -10,6 +10,8 @@ manager's configuration.
   everything and exits non-zero;
 - SIGTERM/SIGINT stop the proxy first (it stops accepting and lets requests in flight finish),
   then the instances (each drains the same way);
+- on a multi-host cluster's hosts (``fichas up --role``) it runs only one side: an app host's
+  instances (no proxy), or a front host's proxy (no instance);
 - SIGHUP restarts the instances one at a time, each healthy again before the next;
 - companions (Litestream, replicating the database; Prometheus and Alertmanager under
   ``--observability``) start once the cluster is up and stop last, so Litestream ships the
@@ -124,7 +126,7 @@ class Supervisor:
     def __init__(
         self,
         instances: list[Child],
-        proxy: Child,
+        proxy: Child | None,
         status_path: Path,
         *,
         metrics_port: int | None = None,
@@ -156,7 +158,16 @@ class Supervisor:
 
     @property
     def children(self) -> list[Child]:
-        return [*self.instances, self.proxy, *self.companions]
+        return [*self.instances, *self.serving, *self.companions]
+
+    @property
+    def serving(self) -> list[Child]:
+        """What clients reach: the proxy; on an app host (no proxy), its instances."""
+        return [self.proxy] if self.proxy is not None else self.instances
+
+    @property
+    def url(self) -> str:
+        return ", ".join(str(child.url) for child in self.serving)
 
     @property
     def targets_path(self) -> Path:
@@ -186,11 +197,12 @@ class Supervisor:
                 self._failure = f"{instance.name} did not become healthy within 60 s"
                 return await self._shutdown()
             log.info("%s healthy (%d/%d)", instance.name, n, len(self.instances))
-        await self.proxy.start()
-        if not await self.proxy.wait_healthy(30):
-            self._failure = "the proxy did not come up within 30 s"
-            return await self._shutdown()
-        log.info("%s healthy: the cluster answers on %s", self.proxy.name, self.proxy.url)
+        if self.proxy is not None:
+            await self.proxy.start()
+            if not await self.proxy.wait_healthy(30):
+                self._failure = "the proxy did not come up within 30 s"
+                return await self._shutdown()
+        log.info("the cluster answers on %s", self.url)
         for companion in self.companions:
             await companion.start()
         for companion in self.companions:
@@ -269,7 +281,8 @@ class Supervisor:
     async def _shutdown(self) -> int:
         self._stopping.set()
         log.info("stopping: the proxy first, then the instances, then their companions")
-        await self.proxy.stop(self.drain_seconds)
+        if self.proxy is not None:
+            await self.proxy.stop(self.drain_seconds)
         await asyncio.gather(*(i.stop(self.drain_seconds) for i in self.instances))
         await asyncio.gather(*(o.stop(self.drain_seconds) for o in self.companions))
         self.status_path.unlink(missing_ok=True)
@@ -284,12 +297,12 @@ class Supervisor:
             None if self.metrics_port is None else f"http://127.0.0.1:{self.metrics_port}/metrics"
         )
         status = {
-            "url": self.proxy.url,
+            "url": self.url,
             "supervisor_pid": os.getpid(),
             "started_at": self.started_at,
             "metrics_url": metrics_url,
             "instances": [i.describe() for i in self.instances],
-            "proxy": self.proxy.describe(),
+            "proxy": None if self.proxy is None else self.proxy.describe(),
             "companions": [o.describe() for o in self.companions],
         }
         _write_atomically(self.status_path, status)

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from api.data import chaves
 from api.data.common import Row
-from api.db.engine import writing
+from api.db.engine import one_at_a_time, writing
 from api.domain.escopos import SCOPES
 
 ADMIN_KEY_FILE = "admin.key"
@@ -61,10 +61,11 @@ def verify(row: Row | None, secret: str) -> Principal | None:
 def ensure_admin_key(engine: Engine, data_dir: Path) -> Path | None:
     """On a database with no active key, create an admin key and write it to a 0600 file.
 
-    Runs in one write transaction, so concurrent starters cannot both create one. Returns the
-    file written, or None when keys already existed.
+    Runs in one write transaction, one starter at a time, so concurrent starters (on several
+    hosts) cannot both create one. Returns the file written, or None when keys already existed.
     """
     with writing(engine) as conn:
+        one_at_a_time(conn, "fichas: the first admin key")
         if chaves.count_active(conn):
             return None
         nome = "admin"

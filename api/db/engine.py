@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -132,6 +132,16 @@ def begin_writing(conn: Connection) -> None:
     a write transaction's cost)."""
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def one_at_a_time(conn: Connection, purpose: str) -> None:
+    """Make the write transaction begun on ``conn`` wait for any other process's for the same
+    ``purpose`` (the schema's migration, the first admin key): app hosts started together each
+    do those at start, and the later ones must find them done. SQLite's write lock
+    (``begin_writing``) already orders writers on one file; PostgreSQL takes an advisory lock,
+    held until the transaction ends."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:purpose))"), {"purpose": purpose})
 
 
 @contextmanager

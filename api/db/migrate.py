@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from api.db.engine import StorageError
+from api.db.engine import StorageError, one_at_a_time, writing
 
 _SCRIPTS = Path(__file__).with_name("migrations")
 
@@ -34,10 +34,12 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
     """Bring the schema to ``revision`` (the newest by default; tests stop earlier to put data
-    in the shape an older version left it); return (before, after)."""
-    before = current_revision(engine)
+    in the shape an older version left it); return (before, after). Hosts started together
+    migrate one at a time: the later ones find it done."""
     config = _config()
-    with engine.begin() as conn:
+    with writing(engine) as conn:
+        one_at_a_time(conn, "fichas: schema migration")
+        before = MigrationContext.configure(conn).get_current_revision()
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
     return before, head_revision() if revision == "head" else revision

@@ -35,19 +35,20 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{rest // 60:02d}m{rest % 60:02d}s"
 
 
-def _metrics(url: str | None) -> dict[str, float]:
-    """The backup and replication figures of the supervisor's /metrics (unlabelled samples).
+def _metrics(url: str | None) -> dict[str, float] | None:
+    """The backup and replication figures of the supervisor's /metrics (unlabelled samples);
+    None when it did not answer.
     Four unlabelled lines read by hand, not with observability/scrape.py's parser: loading
     prometheus_client would cost `fichas status` most of what is left of its 0.5 s."""
     if url is None:
-        return {}
+        return None
     import urllib.request
 
     try:
         with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - loopback URL
             text = answer.read().decode()
     except OSError:
-        return {}
+        return None
     figures = {}
     for line in text.splitlines():
         name, _, value = line.partition(" ")
@@ -60,7 +61,8 @@ def gather(status: dict[str, Any], now: float) -> dict[str, Any]:
     """The status file's processes with their health asked now, and the backups' figures."""
     from concurrent.futures import ThreadPoolExecutor
 
-    children = [*status["instances"], status["proxy"], *status.get("companions", [])]
+    proxy = [status["proxy"]] if status.get("proxy") else []  # an app host runs none
+    children = [*status["instances"], *proxy, *status.get("companions", [])]
     with ThreadPoolExecutor(max_workers=len(children) + 1) as pool:
         healths = [
             pool.submit(lambda u: "-" if u is None else probe(u, timeout=2), c["health_url"])
@@ -78,7 +80,8 @@ def gather(status: dict[str, Any], now: float) -> dict[str, Any]:
             }
             for child, health in zip(children, healths, strict=True)
         ]
-        figures = metrics.result()
+        answered = metrics.result()
+    figures = answered or {}
     last = figures.get("fichas_backup_last_success_timestamp_seconds")
     return {
         "url": status.get("url"),
@@ -89,6 +92,7 @@ def gather(status: dict[str, Any], now: float) -> dict[str, Any]:
         },
         "processes": processes,
         "backups": {
+            "known": answered is not None,
             "last_seconds_ago": None if not last else round(now - last),
             "interval_seconds": figures.get("fichas_backup_interval_seconds"),
             "failures": figures.get("fichas_backup_failures"),
@@ -98,8 +102,10 @@ def gather(status: dict[str, Any], now: float) -> dict[str, Any]:
 
 
 def _backups_line(backups: dict[str, Any]) -> str:
-    if backups["interval_seconds"] is None:
+    if not backups["known"]:
         return "backups: not known (the supervisor's metrics did not answer)"
+    if backups["interval_seconds"] is None:
+        return "backups: not taken on this host (fichas up --role app --backups takes them)"
     every = _duration(backups["interval_seconds"])
     if backups["last_seconds_ago"] is None:
         line = f"backups: none yet (every {every})"

@@ -127,6 +127,13 @@ def test_demo_data_is_realistic_and_idempotent(
         (["--tls", "--tls-cert", "c.pem", "--tls-key", "k.pem"], "not both"),
         (["--tls-cert", "c.pem"], "go together"),
         (["--tls-cert", "absent.pem", "--tls-key", "absent.pem"], "cannot read absent.pem"),
+        (["--role", "app"], "--role app needs --listen HOST:PORT"),
+        (["--role", "app", "--listen", "127.0.0.1:9100", "--tls"], "--tls is the front host's"),
+        (["--role", "front"], "--upstreams FILE goes with --role front"),
+        (["--upstreams", "u.txt"], "--upstreams FILE goes with --role front"),
+        (["--backups"], "--backups is for --role app"),
+        (["--role", "front", "--upstreams", "absent.txt"], "cannot read absent.txt"),
+        (["--role", "app", "--listen", "127.0.0.1:9100", "--observability"], "single host"),
     ],
 )
 def test_up_refuses_options_that_make_no_sense(
@@ -152,6 +159,35 @@ def test_up_on_a_port_in_use_says_so_at_once(
     )
     assert captured.out == ""
     assert not (data_dir / "fichas.db").exists()  # refused before touching anything
+
+
+def test_an_app_host_checks_every_port_its_instances_take(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        listen = f"127.0.0.1:{port - 1}"  # the second instance's port is the one taken
+        assert main(["up", "--role", "app", "--listen", listen, "--instances", "2"]) == 2
+    assert capsys.readouterr().err == (
+        f"fichas: 127.0.0.1:{port} is in use: another program listens there; stop it, or give "
+        "fichas up another --listen\n"
+    )
+    assert not (data_dir / "fichas.db").exists()  # refused before touching anything
+
+
+def test_a_front_host_refuses_an_upstreams_file_it_cannot_use(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    upstreams = tmp_path / "upstreams.txt"
+    upstreams.write_text("# app hosts\n198.18.0.11:8001\n198.18.0.12\n")
+    listen = f"127.0.0.1:{free_port()}"
+    assert main(["up", "--role", "front", "--upstreams", str(upstreams), "--listen", listen]) == 2
+    assert capsys.readouterr().err == (
+        f"fichas: {upstreams}, line 3: '198.18.0.12': must be host:port, e.g. 127.0.0.1:8000\n"
+    )
+    assert not (data_dir / "fichas.db").exists()  # a front host has no database
 
 
 @pytest.mark.parametrize("option", ["--prometheus-listen", "--alertmanager-listen"])

@@ -92,7 +92,31 @@ def build_engine(settings: Settings) -> Engine:
     pool_size = sum(threads(settings)) + 2
     if is_sqlite(settings):
         return _sqlite_engine(url, settings, pool_size)
-    return create_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
+    # What the URL's own query does not set (an operator may tune any of them there).
+    given = make_url(url).query
+    connect_args = {k: v for k, v in POSTGRES_CONNECT_ARGS.items() if k not in given}
+    return create_engine(
+        url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True, connect_args=connect_args
+    )
+
+
+# libpq's parameters for a PostgreSQL on another host. A host cut off from it hears nothing —
+# no refusal, no reset — and by the kernel's defaults a connection would wait minutes to be
+# declared dead, holding a request and a database thread. The API answers within seconds or
+# not at all, so: a connection not made in 2 s, data not acknowledged in 2 s, or an idle pooled
+# connection silent for 4 s (2 s, then 2 probes a second apart) fails, and the request with it
+# (503, which the front host retries elsewhere when safe). On the server's side, a transaction
+# whose client went silent mid-way would keep its locks until the server's own TCP timeouts
+# (hours): it is ended after 5 s idle, long past any pause of ours between two statements.
+POSTGRES_CONNECT_ARGS: dict[str, object] = {
+    "connect_timeout": 2,
+    "tcp_user_timeout": 2000,
+    "keepalives": 1,
+    "keepalives_idle": 2,
+    "keepalives_interval": 1,
+    "keepalives_count": 2,
+    "options": "-c idle_in_transaction_session_timeout=5000",
+}
 
 
 def _sqlite_engine(url: str, settings: Settings, pool_size: int) -> Engine:

@@ -121,6 +121,11 @@ def _client_left() -> Problem:
     )
 
 
+# Set in the ASGI scope of a request a trusted proxy made itself (no X-Forwarded-For): a health
+# check, not a PC's request passed on.
+FROM_PROXY = "fichas.from_proxy"
+
+
 class ForwardedForMiddleware:
     """Puts the PC's address, not the proxy's, in ``scope["client"]`` — believing
     ``X-Forwarded-For`` only when the peer is a trusted proxy.
@@ -139,6 +144,7 @@ class ForwardedForMiddleware:
         # peer is the proxy, and the hops are the factory's PCs. Bounded, for a peer that sends
         # a new X-Forwarded-For each time.
         self._forwarded_client = lru_cache(maxsize=4096)(self._forwarded_client_of)
+        self._from_trusted = lru_cache(maxsize=256)(self._trusted_peer)
 
     def _trusted(self, address: IPv4Address | IPv6Address) -> bool:
         return any(address in network for network in self.trusted)
@@ -152,7 +158,13 @@ class ForwardedForMiddleware:
             forwarded = self._forwarded_client(client[0], hops)
             if forwarded is not None:
                 scope["client"] = (forwarded, 0)
+            elif not hops and self._from_trusted(client[0]):
+                scope[FROM_PROXY] = True  # the proxy's own request: its health check
         await self.app(scope, receive, send)
+
+    def _trusted_peer(self, peer: str) -> bool:
+        address = _address(peer)
+        return address is not None and self._trusted(address)
 
     def _forwarded_client_of(self, peer: str, hops: str) -> str | None:
         """The address trusted proxies say the request came from, given the peer's and the

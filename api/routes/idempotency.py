@@ -1,8 +1,9 @@
 """Idempotent POSTs: a POST retried with the same Idempotency-Key is answered, not redone.
 
 The stored response is written in the same transaction as the resource, so either both exist or
-neither does. Keys are scoped to the API key that sent them, and expire after
-``FICHAS_IDEMPOTENCY_TTL`` (api/data/idempotency_pruning.py deletes the expired ones).
+neither does; a key's transactions run one at a time. Keys are scoped to the API key that sent
+them, and expire after ``FICHAS_IDEMPOTENCY_TTL`` (api/data/idempotency_pruning.py deletes the
+expired ones).
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from datetime import timedelta
 
 from pydantic import BaseModel
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
 from api.data import idempotency
 from api.data.common import now
 from api.data.idempotency import StoredResponse
+from api.db.engine import one_at_a_time
 from api.http.problems import Problem
 from api.http.representation import json_response
 from api.routes.context import Call
@@ -78,6 +79,11 @@ async def post(
     ttl = timedelta(seconds=call.services.settings.idempotency_ttl)
 
     def transaction(conn: Connection) -> tuple[StoredResponse, bool]:
+        # A twin in flight (the same request, sent again by the PC or by the proxy to another
+        # instance while the first still ran) is waited for, then replayed: looked up before it
+        # committed, it would be done again — a second pedido, or a status change refused 409
+        # as already made. On SQLite, writes are one at a time anyway.
+        one_at_a_time(conn, f"idempotency {principal_id} {key}")
         stored = idempotency.find(conn, principal_id, key, not_before=now() - ttl)
         if stored is not None:
             if stored.fingerprint != fingerprint:
@@ -93,14 +99,7 @@ async def post(
         idempotency.store(conn, principal_id, key, response)
         return response, False
 
-    try:
-        response, replayed = await call.db.write(transaction)
-    except IntegrityError as exc:
-        # PostgreSQL: a concurrent twin committed the key first; this run rolled back whole,
-        # and running again finds and replays the twin's response.
-        if "idempotency_keys" not in str(exc.orig):
-            raise
-        response, replayed = await call.db.write(transaction)
+    response, replayed = await call.db.write(transaction)
     return _answer(call, response, replayed=replayed)
 
 

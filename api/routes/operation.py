@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 from api.auth.guard import client_address
 from api.cache.responses import FAMILIES
 from api.http import paths  # noqa: F401  (registers the ``id`` convertor the paths name)
+from api.http.middleware import FROM_PROXY
 from api.routes.context import ANONYMOUS, Call, Services
 
 Handler = Callable[[Call], Awaitable[Response]]
@@ -68,12 +69,16 @@ class Operation:
         if self.scope is not None:
             principal = await services.auth.principal(request, self.scope, self.path)
             request.scope["fichas.key"] = principal.nome  # for the access log
-        address = client_address(request)
-        who = f"key:{principal.id}" if self.scope else f"ip:{address}"
-        verdict = await services.limits.check(self.rate_class, who)
-        if not verdict.allowed:
-            per = f"API key {principal.nome!r}" if self.scope else f"address {address}"
-            raise services.limits.refuse(self.rate_class, verdict, self.path, per)
+        # The proxy's health checks are never limited: they decide which instances serve, and
+        # one front host checking every instance each second, counted per address (shared in
+        # Redis), went over the limit and took them all out of the rotation at once.
+        if self.scope is not None or FROM_PROXY not in request.scope:
+            address = client_address(request)
+            who = f"key:{principal.id}" if self.scope else f"ip:{address}"
+            verdict = await services.limits.check(self.rate_class, who)
+            if not verdict.allowed:
+                per = f"API key {principal.nome!r}" if self.scope else f"address {address}"
+                raise services.limits.refuse(self.rate_class, verdict, self.path, per)
         call = Call(request, principal, services)
         if self.cached and request.method == "GET":
             return await services.cache.serve(request, self.cached, lambda: self.handler(call))

@@ -62,6 +62,18 @@ def test_open_endpoints_are_limited_per_client_address(
     assert client.get("/health").status_code == 200  # its own, larger budget
 
 
+def test_the_proxys_own_health_checks_are_never_limited(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, rate_limit_root="2/minute", rate_limit_health="2/minute")
+    migrated_engine(settings).dispose()
+    # From 127.0.0.1, a trusted proxy by default: as Caddy checks each instance every second.
+    with TestClient(create_app(settings), client=("127.0.0.1", 40000)) as proxy:
+        for path in ("/ready", "/health"):
+            assert [proxy.get(path).status_code for _ in range(5)] == [200] * 5
+        # What it passes on is the PC's request, limited by the PC's address.
+        pc = {"X-Forwarded-For": "10.1.2.3"}
+        assert [proxy.get("/ready", headers=pc).status_code for _ in range(3)] == [200, 200, 429]
+
+
 def test_in_memory_a_window_opens_at_the_first_hit_and_ends_after_the_period(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

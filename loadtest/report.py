@@ -22,7 +22,8 @@ def _figures(tally: Tally) -> dict[str, float]:
     avg = sum(tally.durations) / len(tally.durations) if tally.durations else 0.0
     p50, p95, p99 = tally.percentiles(50, 95, 99)
     return {
-        "requests": len(tally.durations),
+        "requests": len(tally.durations),  # timed: at full load
+        "answered_right": tally.answered,  # in every phase: the ramp and the tail too
         "success_pct": tally.success,
         "avg_ms": avg,
         "p50_ms": p50,

@@ -21,7 +21,8 @@ TESTS = Path(__file__).parent
 INTEGRATION_MODULES = {
     "alerting/test_drill.py", "alerting/test_metric_names.py", "backup/test_replication.py",
     "backup/test_snapshot.py", "cli/test_failures.py", "deploy/test_compose_environment.py",
-    "docs/test_guides.py", "loadtest/test_loadtest.py", "security/test_files.py",
+    "docs/test_guides.py", "hosts/test_hosts.py", "loadtest/test_loadtest.py",
+    "proxy/test_front.py", "security/test_files.py",
     "security/test_fuzz_proxy.py", "security/test_hostile.py", "security/test_keys.py",
     "security/test_proxy.py", "security/test_secrets.py",
 }  # fmt: skip

@@ -114,9 +114,19 @@ class Lab:
         fetch = "import sys, urllib.request as u; print(u.urlopen(sys.argv[1], timeout=5).read().decode())"  # noqa: E501 - one line of Python
         return self.run(host, [sys.executable, "-c", fetch, url], timeout=30).stdout
 
+    def pids(self, host: str) -> list[int]:
+        """Every process on ``host`` now."""
+        listed = subprocess.run(
+            ["ip", "netns", "pids", self.namespace(host)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return [int(pid) for pid in listed.stdout.split()]
+
     def kill_all(self, host: str) -> None:
         """Every process on ``host`` killed at once (SIGKILL), as by a power cut."""
-        for pid in _pids(self.namespace(host)):
+        for pid in self.pids(host):
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
@@ -162,13 +172,6 @@ class Lab:
             self.kill_all(host)  # anything a process started and left behind
             delete = ["ip", "netns", "delete", self.namespace(host)]
             subprocess.run(delete, capture_output=True, check=False)
-
-
-def _pids(namespace: str) -> list[int]:
-    listed = subprocess.run(
-        ["ip", "netns", "pids", namespace], capture_output=True, text=True, check=False
-    )
-    return [int(pid) for pid in listed.stdout.split()]
 
 
 @contextmanager

@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from backup import manifest
 from tests.hosts.lab import (
     POSTGRES_PORT,
     REDIS_PORT,
@@ -101,6 +102,16 @@ def _front_answers(fichas: Cluster, load: Load) -> list[dict[str, Any]]:
         if line.startswith("{") and '"http.log.access' in line
     ]
     return [entry for entry in entries if entry["ts"] >= load.started.timestamp()]
+
+
+def test_only_the_app_host_started_with_backups_takes_them(
+    hosts: tuple[Cluster, Postgres],
+) -> None:
+    fichas, _ = hosts
+    backups = fichas.data_dir("app1") / "backups"  # its first, at start: none existed
+    _wait_until(lambda: manifest.newest_verified(backups) is not None, 60)
+    assert list(backups.glob("*.pgdump"))  # pg_dump, across the LAN from the data host
+    assert not (fichas.data_dir("app2") / "backups").exists()
 
 
 def test_the_front_hosts_instances_change_under_load_and_no_request_is_lost(

@@ -204,10 +204,6 @@ class Postgres:
         """What the app hosts connect to, over the LAN."""
         return f"postgresql+psycopg://postgres@{ADDRESSES['data']}:{POSTGRES_PORT}/{database}"
 
-    def local_url(self, database: str = "fichas") -> str:
-        """What the test driver connects to, through the Unix socket."""
-        return f"postgresql+psycopg://postgres@/{database}?host={self.socket_dir}"
-
     def _as_postgres(self, *argv: str) -> list[str]:
         return ["runuser", "-u", "postgres", "--", *argv]
 
@@ -276,8 +272,6 @@ class Cluster:
 
     lab: Lab
     database_url: str
-    apps: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    front: subprocess.Popen[bytes] | None = None
 
     @property
     def upstreams_file(self) -> Path:
@@ -314,16 +308,19 @@ class Cluster:
         process = self.lab.start(host, host, [*argv, *(["--backups"] if backups else [])],
                                  self.env(host))  # fmt: skip
         wait_for(self.lab.directory / f"{host}.log", " is up ", process)
-        self.apps[host] = process
+
+    def front_to(self, hosts: Sequence[str]) -> None:
+        """List ``hosts``' instances in the front host's upstreams file (it reloads it)."""
+        self.upstreams_file.write_text("\n".join(self.upstreams(hosts)) + "\n")
 
     def start_front(self, hosts: Sequence[str]) -> None:
-        self.upstreams_file.write_text("\n".join(self.upstreams(hosts)) + "\n")
+        self.front_to(hosts)
         argv = [*FICHAS, "up", "--role", "front", "--listen", f"0.0.0.0:{FRONT_PORT}",
                 "--upstreams", str(self.upstreams_file)]  # fmt: skip
-        env = {**self.env("front"), "FICHAS_DATABASE_URL": ""}
-        env.pop("FICHAS_DATABASE_URL")
-        self.front = self.lab.start("front", "front", argv, env)
-        wait_for(self.lab.directory / "front.log", " is up ", self.front)
+        env = self.env("front")
+        del env["FICHAS_DATABASE_URL"]  # a front host has none
+        process = self.lab.start("front", "front", argv, env)
+        wait_for(self.lab.directory / "front.log", " is up ", process)
 
     def load(self, results: Path, *options: str) -> Load:
         """fichas loadtest from the load host against the front host, in the background."""
@@ -331,9 +328,9 @@ class Cluster:
                 str(self.admin_key_file), "--results", str(results), *options]  # fmt: skip
         env = {**os.environ, "FICHAS_LOG_LEVEL": "warning"}
         name = f"loadtest-{results.name}"
-        started, monotonic = datetime.now(UTC), time.monotonic()
+        started = datetime.now(UTC)
         process = self.lab.start("load", name, argv, env)
-        return Load(process, results, started, monotonic, self.lab, name)
+        return Load(process, results, started, self.lab, name)
 
     def instance_metrics(self, host: str) -> dict[str, Samples]:
         """``host``'s instances' /metrics by address, read from the front host (as a Prometheus
@@ -386,7 +383,6 @@ class Load:
     process: subprocess.Popen[bytes]
     results: Path
     started: datetime  # before its first request
-    monotonic: float  # the same moment, on time.monotonic's clock
     lab: Lab
     name: str
 

@@ -120,10 +120,10 @@ def test_the_front_hosts_instances_change_under_load_and_no_request_is_lost(
     fichas, _ = hosts
     load = fichas.load(tmp_path / "config", *LOAD)
     time.sleep(BREAK_AT)
-    fichas.upstreams_file.write_text("\n".join(fichas.upstreams(["app1"])) + "\n")
+    fichas.front_to(["app1"])
     left = _wait_until(lambda: fichas.serving(APPS) == _instances(fichas, "app1"), 5)
     time.sleep(3)
-    fichas.upstreams_file.write_text("\n".join(fichas.upstreams(APPS)) + "\n")
+    fichas.front_to(APPS)
     back = _wait_until(lambda: fichas.serving(APPS) == _instances(fichas, *APPS), 5)
     summary = load.finish()
     print(f"app2 out of the front's list {left:.1f} s after the edit, back {back:.1f} s after")

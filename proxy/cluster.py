@@ -58,7 +58,8 @@ def build_cluster(
     addresses = [("127.0.0.1", free_port()) for _ in range(instances)]
     upstreams = [f"{host}:{port}" for host, port in addresses]
     proxy, _ = _proxy(settings, listen, tls, upstreams, remote=False)
-    return _supervisor(settings, _instances(addresses, public=False), proxy, companions, True)
+    instances_here = _instances(addresses, public=False)
+    return _supervisor(settings, instances_here, proxy, companions, backups=True)
 
 
 def build_app_host(settings: Settings, *, instances: int, listen: str, backups: bool) -> Supervisor:
@@ -66,7 +67,7 @@ def build_app_host(settings: Settings, *, instances: int, listen: str, backups: 
     front host's proxy to reach; no proxy here. Backups only on the one host told to."""
     host, port = host_and_port(listen)
     addresses = [(host, port + n) for n in range(instances)]
-    return _supervisor(settings, _instances(addresses, public=True), None, (), backups)
+    return _supervisor(settings, _instances(addresses, public=True), None, (), backups=backups)
 
 
 def build_front_host(
@@ -142,6 +143,7 @@ def _supervisor(
     instances: list[Child],
     proxy: Child | None,
     companions: Sequence[Child],
+    *,
     backups: bool,
 ) -> Supervisor:
     """The supervisor of instances (and their proxy, on one host), with the database's

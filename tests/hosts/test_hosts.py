@@ -3,8 +3,9 @@ while a host is lost, links are cut and PostgreSQL restarts (tests/hosts/lab.py 
 a data host with PostgreSQL and Redis, two app hosts with two instances each, the front host,
 and the load host).
 
-Every test breaks something 6 s into a 20 s load and puts it right again before the next. What
-each measured is printed (``pytest -s``); docs/BENCHMARKS.md keeps a run's figures."""
+Every test breaks something 6 s into a 20 s load (longer where the recovery is watched under
+load too) and puts it right again before the next, but the last. What each measured is printed
+(``pytest -s``); docs/BENCHMARKS.md keeps a run's figures."""
 
 from __future__ import annotations
 
@@ -34,12 +35,15 @@ from tests.hosts.lab import (
 BREAK_AT = 6  # seconds into the load
 
 
-def _for(seconds: int) -> tuple[str, ...]:
-    """The load: 25 PCs, an operator's pause of 0.1 s after each answer, for ``seconds``."""
-    return ("--pcs", "25", "--think", "0.1s", "--duration", f"{seconds}s")
+def _under_load(fichas: Cluster, results: Path, seconds: int = 20) -> Load:
+    """25 PCs, each operator pausing 0.1 s after an answer, for ``seconds``; returns when it is
+    time to break something (``BREAK_AT`` seconds in)."""
+    options = ("--pcs", "25", "--think", "0.1s", "--duration", f"{seconds}s")
+    load = fichas.load(results, *options)
+    time.sleep(BREAK_AT)
+    return load
 
 
-LOAD = _for(20)
 APPS = ("app1", "app2")
 
 
@@ -118,8 +122,7 @@ def test_the_front_hosts_instances_change_under_load_and_no_request_is_lost(
     hosts: tuple[Cluster, Postgres], tmp_path: Path
 ) -> None:
     fichas, _ = hosts
-    load = fichas.load(tmp_path / "config", *LOAD)
-    time.sleep(BREAK_AT)
+    load = _under_load(fichas, tmp_path / "config")
     fichas.front_to(["app1"])
     left = _wait_until(lambda: fichas.serving(APPS) == _instances(fichas, "app1"), 5)
     time.sleep(3)
@@ -136,8 +139,7 @@ def test_redis_cut_off_costs_no_request_and_is_used_again_once_back(
 ) -> None:
     fichas, _ = hosts
     before = {h: _metric(fichas, h, "fichas_cache_requests_total", result="bypass") for h in APPS}
-    load = fichas.load(tmp_path / "redis", *LOAD)
-    time.sleep(BREAK_AT)
+    load = _under_load(fichas, tmp_path / "redis")
     for host in APPS:
         fichas.lab.cut(host, "data", REDIS_PORT)
     time.sleep(3)
@@ -172,8 +174,7 @@ def test_an_app_host_cut_off_from_postgresql_leaves_the_rotation(
 ) -> None:
     fichas, _ = hosts
     refused_before = _metric(fichas, "app1", "fichas_http_requests_total", status="503")
-    load = fichas.load(tmp_path / "postgres-cut", *_for(30))
-    time.sleep(BREAK_AT)
+    load = _under_load(fichas, tmp_path / "postgres-cut", seconds=30)
     cut_at = time.time()
     fichas.lab.cut("app1", "data", POSTGRES_PORT)
     time.sleep(8)
@@ -201,8 +202,7 @@ def test_postgresql_restarted_answers_quick_503s_then_recovers_and_loses_nothing
 ) -> None:
     fichas, database = hosts
     pids = {h: _pids_of(fichas, h) for h in APPS}
-    load = fichas.load(tmp_path / "postgres-restart", *_for(25))
-    time.sleep(BREAK_AT)
+    load = _under_load(fichas, tmp_path / "postgres-restart", seconds=25)
     database.stop()
     time.sleep(3)
     database.start()
@@ -228,8 +228,7 @@ def test_an_app_host_lost_under_load_costs_no_request_and_duplicates_no_pedido(
 ) -> None:
     # The last of the module: app2 stays lost.
     fichas, database = hosts
-    load = fichas.load(tmp_path / "host-lost", *LOAD)
-    time.sleep(BREAK_AT)
+    load = _under_load(fichas, tmp_path / "host-lost")
     fichas.lab.link("app2", up=False)
     fichas.lab.kill_all("app2")
     summary = load.finish()

@@ -19,7 +19,7 @@ from observability.logs import console_wanted
 from observability.tracing import tracing_configured
 from proxy.caddy import ProxyConfig, Tls, caddy_binary, public_url, write_config
 from proxy.supervisor import Child, ScrapeTarget, Supervisor
-from proxy.upstreams import UpstreamsWatcher, read_upstreams
+from proxy.upstreams import UpstreamsWatcher
 
 
 def listen_problem(listen: str, option: str = "--listen") -> str | None:
@@ -71,11 +71,11 @@ def build_app_host(settings: Settings, *, instances: int, listen: str, backups: 
 
 
 def build_front_host(
-    settings: Settings, *, listen: str, tls: Tls, upstreams_file: Path
+    settings: Settings, *, listen: str, tls: Tls, upstreams: list[str], upstreams_file: Path
 ) -> Supervisor:
-    """A front host of several: Caddy on ``listen`` in front of the instances the upstreams
-    file lists (on app hosts), reloaded when the file changes; no instance, no database."""
-    upstreams = read_upstreams(upstreams_file)
+    """A front host of several: Caddy on ``listen`` in front of ``upstreams``, the instances
+    (on app hosts) the upstreams file lists, reloaded when the file changes; no instance, no
+    database."""
     proxy, config = _proxy(settings, listen, tls, upstreams, remote=True)
     watcher = UpstreamsWatcher(upstreams_file, config, settings.cluster_dir / "Caddyfile")
     return Supervisor(

@@ -216,3 +216,12 @@ def run_fichas(
         [sys.executable, "-m", "fichas.cli", *arguments],
         env=env, capture_output=True, text=True, timeout=timeout, check=False,
     )  # fmt: skip
+
+
+def wait_for(log: Path, text: str, process: subprocess.Popen[bytes], seconds: float = 90) -> None:
+    """Until ``text`` shows in ``log``; an error with the log if the process ended first."""
+    deadline = time.monotonic() + seconds
+    while text not in log.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"waited for {text!r}:\n{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.2)

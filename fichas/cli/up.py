@@ -247,14 +247,14 @@ def _front(args: argparse.Namespace, settings: Settings, tls: Tls, url: str) -> 
 
     configure_logging(settings.log_level, "supervisor", settings.log_format)
     try:
-        supervisor = build_front_host(
-            settings, listen=args.listen, tls=tls, upstreams_file=args.upstreams
-        )
+        upstreams = read_upstreams(args.upstreams)
     except UpstreamsError as exc:
         print(f"fichas: {exc}", file=sys.stderr)
         return 2
-    fronted = len(read_upstreams(args.upstreams))
-    headline = f"fichas is up on {url} in front of {fronted} instances"
+    supervisor = build_front_host(
+        settings, listen=args.listen, tls=tls, upstreams=upstreams, upstreams_file=args.upstreams
+    )
+    headline = f"fichas is up on {url} in front of {len(upstreams)} instances"
     rows = {"instances": f"{args.upstreams} (edit it: the proxy reloads within a second)"}
     return _supervise(supervisor, headline, rows, notes=[])
 

@@ -42,6 +42,7 @@ from typing import Any
 
 from fichas.processes import stop_process
 from observability.scrape import Samples, parse
+from tests.support import wait_for
 
 ADDRESSES = {
     "data": "198.18.0.10",
@@ -412,12 +413,3 @@ def cluster(
         built.start_app(host, backups=n == 0)
     built.start_front(apps)
     yield built
-
-
-def wait_for(log: Path, text: str, process: subprocess.Popen[bytes], seconds: float = 90) -> None:
-    """Until ``text`` shows in ``log``; an error with the log if the process ended first."""
-    deadline = time.monotonic() + seconds
-    while text not in log.read_text(errors="replace"):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"waited for {text!r}:\n{log.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.2)

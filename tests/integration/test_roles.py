@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import httpx2
 
 from fichas.processes import free_port, stop_process
+from tests.support import wait_for
 
 FICHAS = [sys.executable, "-m", "fichas.cli"]
 
@@ -33,11 +33,7 @@ def fichas_up(data_dir: Path, *options: str) -> Iterator[str]:
     with log_path.open("wb") as log:
         process = subprocess.Popen([*FICHAS, "up", *options], env=env, stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 60
-        while b" is up " not in log_path.read_bytes():
-            assert process.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.1)
+        wait_for(log_path, " is up ", process, 60)
         yield log_path.read_text()
     finally:
         stop_process(process, timeout=30)

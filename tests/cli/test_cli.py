@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -120,6 +122,15 @@ def test_demo_data_is_realistic_and_idempotent(
         engine.dispose()
 
 
+@contextmanager
+def port_in_use() -> Iterator[int]:
+    """A loopback port another program listens on, for the block."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -147,10 +158,8 @@ def test_up_refuses_options_that_make_no_sense(
 def test_up_on_a_port_in_use_says_so_at_once(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        listen = f"127.0.0.1:{taken.getsockname()[1]}"
+    with port_in_use() as port:
+        listen = f"127.0.0.1:{port}"
         assert main(["up", "--listen", listen]) == 2
     captured = capsys.readouterr()
     assert captured.err == (
@@ -164,10 +173,7 @@ def test_up_on_a_port_in_use_says_so_at_once(
 def test_an_app_host_checks_every_port_its_instances_take(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with port_in_use() as port:
         listen = f"127.0.0.1:{port - 1}"  # the second instance's port is the one taken
         assert main(["up", "--role", "app", "--listen", listen, "--instances", "2"]) == 2
     assert capsys.readouterr().err == (
@@ -194,10 +200,8 @@ def test_a_front_host_refuses_an_upstreams_file_it_cannot_use(
 def test_up_names_the_monitoring_address_that_is_in_use(
     data_dir: Path, capsys: pytest.CaptureFixture[str], option: str
 ) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        address = f"127.0.0.1:{taken.getsockname()[1]}"
+    with port_in_use() as port:
+        address = f"127.0.0.1:{port}"
         public = f"127.0.0.1:{free_port()}"
         assert main(["up", "--listen", public, "--observability", option, address]) == 2
     assert capsys.readouterr().err == (
